@@ -1,0 +1,307 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Numerics.Tensors;
+using MLNetBackprop.Core.Optimizers;
+
+namespace MLNetBackprop.Core;
+
+/// <summary>Trains a <see cref="NeuralNetwork{T}"/> by minimising J with the chosen optimizer.</summary>
+public static class NetworkTrainer
+{
+    /// <summary>
+    /// Trains <paramref name="network"/> in place on <paramref name="train"/> and returns it with its history.
+    /// </summary>
+    /// <param name="network">The network to train; its current weights are the starting point.</param>
+    /// <param name="train">Training examples.</param>
+    /// <param name="options">How to train; validated first.</param>
+    /// <param name="validation">Optional validation examples: recorded per epoch, and used for early stopping when enabled.</param>
+    /// <param name="cancellationToken">Checked before every mini-batch (every evaluation for L-BFGS).</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the parameter name is the option's).</exception>
+    /// <exception cref="ArgumentException">The data does not fit the network or the loss does not fit the output activation.</exception>
+    /// <exception cref="TrainingDivergedException">The loss, the gradient or a weight became non-finite.</exception>
+    /// <exception cref="TrainingCanceledException{T}">The token fired; the exception carries the best model so far.</exception>
+    public static TrainingResult<T> Train<T>(NeuralNetwork<T> network, TrainingData<T> train, TrainingOptions options,
+        TrainingData<T>? validation = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Backpropagation.CheckCompatible(network, train, options.Loss);
+        if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
+        if (options.EarlyStopping && validation is null)
+            (train, validation) = Split(train, options.ValidationFraction, options.Seed);
+        return new TrainingRun<T>(network, train, validation, options, cancellationToken).Run();
+    }
+
+    /// <summary>Holds out a seeded random <paramref name="fraction"/> of the rows (at least one row on each side).</summary>
+    internal static (TrainingData<T> Train, TrainingData<T> Validation) Split<T>(TrainingData<T> data, double fraction, int seed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (data.Count < 2)
+            throw new ArgumentException($"Early stopping needs a validation set; {data.Count} training row(s) are too few to hold some out.", nameof(data));
+        var order = Enumerable.Range(0, data.Count).ToArray();
+        new Random(unchecked(seed * 31 + 17)).Shuffle(order);
+        int held = Math.Clamp((int)Math.Round(fraction * data.Count), 1, data.Count - 1);
+        return (data.Subset(order.AsSpan(held)), data.Subset(order.AsSpan(0, held)));
+    }
+
+    private sealed class TrainingRun<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private const int MaxBackoffs = 10;
+
+        private readonly NeuralNetwork<T> _net;
+        private readonly TrainingData<T> _train;
+        private readonly TrainingData<T>? _validation;
+        private readonly TrainingOptions _o;
+        private readonly CancellationToken _ct;
+        private readonly Regularization _reg;
+        private readonly int _threads;
+        private readonly List<EpochRecord> _history = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly T[] _best;
+        private NetworkWorkspace<T>? _validationWorkspace;
+        private double _bestScore = double.PositiveInfinity;
+        private double _bestProgressScore = double.PositiveInfinity;
+        private int _bestEpoch;
+        private int _sinceProgress;
+        private int _evaluations;
+        private int _backoffs;
+        private double _lrScale = 1;
+        private StopReason _stop = StopReason.MaxEpochs;
+
+        public TrainingRun(NeuralNetwork<T> net, TrainingData<T> train, TrainingData<T>? validation, TrainingOptions options, CancellationToken ct)
+        {
+            _net = net;
+            _train = train;
+            _validation = validation;
+            _o = options;
+            _ct = ct;
+            _reg = new Regularization(options.L2Regularization, options.L1Regularization);
+            _threads = options.NumberOfThreads ?? Environment.ProcessorCount;
+            _best = new T[net.ParameterCount];
+        }
+
+        private bool EarlyStopping => _o.EarlyStopping && _validation is not null;
+
+        private bool BudgetLeft => _o.MaxGradientEvaluations is not { } max || _evaluations < max;
+
+        public TrainingResult<T> Run()
+        {
+            if (_o.Optimizer == OptimizerKind.Lbfgs) RunLbfgs();
+            else RunFirstOrder();
+            return Finish(_stop);
+        }
+
+        private TrainingResult<T> Finish(StopReason stop)
+        {
+            int bestEpoch = _history.Count;
+            if (EarlyStopping && _bestEpoch > 0)
+            {
+                _best.CopyTo(_net.Parameters);
+                bestEpoch = _bestEpoch;
+            }
+            if (!_net.IsFinite())
+                throw new TrainingDivergedException(Math.Max(1, _history.Count), CurrentRate(_history.Count), "a weight became non-finite");
+            return new TrainingResult<T>(_net, new TrainingHistory(_history.ToArray(), bestEpoch, stop), _backoffs);
+        }
+
+        private TrainingCanceledException<T> Canceled(T[] lastGood)
+        {
+            if (!_net.IsFinite()) lastGood.CopyTo(_net.Parameters);
+            return new TrainingCanceledException<T>(Finish(StopReason.Canceled), _ct);
+        }
+
+        private double CurrentRate(int epoch)
+        {
+            double lr0 = _o.EffectiveLearningRate;
+            double scheduled = _o.LearningRateSchedule == LearningRateSchedule.InverseScaling
+                ? lr0 / Math.Pow(Math.Max(1, epoch), _o.PowerT)
+                : lr0;
+            return scheduled * _lrScale;
+        }
+
+        private IUpdateRule<T> CreateRule() => _o.Optimizer switch
+        {
+            OptimizerKind.Sgd => new MomentumRule<T>(_net.ParameterCount, _o.Momentum, _o.Nesterov),
+            OptimizerKind.Adam => new AdamRule<T>(_net.ParameterCount, _o.Beta1, _o.Beta2, _o.Epsilon),
+            _ => new GradientDescentRule<T>(),
+        };
+
+        private void RunFirstOrder()
+        {
+            int m = _train.Count;
+            int batchSize = Math.Min(m, _o.BatchSize ?? (_o.Optimizer == OptimizerKind.GradientDescent ? m : 200));
+            bool fullBatch = batchSize >= m;
+            var ws = new NetworkWorkspace<T>(_net, batchSize);
+            var gradient = new T[_net.ParameterCount];
+            var startOfEpoch = new T[_net.ParameterCount];
+            var rule = CreateRule();
+            var order = Enumerable.Range(0, m).ToArray();
+            var rng = new Random(_o.Seed);
+            var batch = fullBatch ? MiniBatch<T>.Whole(_train) : new MiniBatch<T>();
+
+            for (int epoch = 1; epoch <= _o.MaxEpochs; epoch++)
+            {
+                double lr = CurrentRate(epoch);
+                _net.Parameters.CopyTo(startOfEpoch);
+                if (_o.Shuffle && !fullBatch) rng.Shuffle(order);
+                double sumJ = 0, sumW = 0;
+                string? failure = null;
+                bool budgetHit = false;
+                for (int start = 0; start < m; start += batchSize)
+                {
+                    if (_ct.IsCancellationRequested) throw Canceled(startOfEpoch);
+                    if (!BudgetLeft) { budgetHit = true; break; }
+                    if (!fullBatch) batch.Gather(_train, order.AsSpan(start, Math.Min(batchSize, m - start)));
+                    double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
+                    _evaluations++;
+                    if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; break; }
+                    if (!AllFinite(gradient)) { failure = "the gradient became non-finite"; break; }
+                    rule.Step(_net.Parameters, gradient, lr);
+                    sumJ += j * batch.WeightSum;
+                    sumW += batch.WeightSum;
+                }
+                if (failure is null && !_net.IsFinite()) failure = "a weight became non-finite";
+                if (failure is not null)
+                {
+                    if (!_o.DivergenceBackoff || _backoffs >= MaxBackoffs)
+                    {
+                        startOfEpoch.CopyTo(_net.Parameters);
+                        throw new TrainingDivergedException(epoch, lr, failure);
+                    }
+                    // Back off: restore the weights from before this epoch, cut α and run the epoch again.
+                    startOfEpoch.CopyTo(_net.Parameters);
+                    _lrScale /= 4;
+                    _backoffs++;
+                    rule.Reset();
+                    epoch--;
+                    continue;
+                }
+                if (sumW == 0) { _stop = StopReason.MaxGradientEvaluations; return; }
+                if (EndEpoch(epoch, sumJ / sumW, lr)) return;
+                if (budgetHit || !BudgetLeft) { _stop = StopReason.MaxGradientEvaluations; return; }
+            }
+        }
+
+        private void RunLbfgs()
+        {
+            int n = _net.ParameterCount;
+            var ws = new NetworkWorkspace<T>(_net, _train.Count);
+            var gradient = new T[n];
+            var batch = MiniBatch<T>.Whole(_train);
+            var x0 = new double[n];
+            var lastGood = _net.Parameters.ToArray();
+            for (int i = 0; i < n; i++) x0[i] = double.CreateTruncating(lastGood[i]);
+
+            double Objective(ReadOnlySpan<double> x, Span<double> g)
+            {
+                if (_ct.IsCancellationRequested) throw new OperationCanceledException(_ct);
+                var p = _net.Parameters;
+                for (int i = 0; i < n; i++) p[i] = T.CreateTruncating(x[i]);
+                double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
+                _evaluations++;
+                for (int i = 0; i < n; i++) g[i] = double.CreateTruncating(gradient[i]);
+                return j;
+            }
+
+            Lbfgs solver;
+            try
+            {
+                solver = new Lbfgs(Objective, x0, _o.LbfgsMemory);
+            }
+            catch (OperationCanceledException)
+            {
+                throw Canceled(lastGood);
+            }
+            if (!double.IsFinite(solver.F))
+            {
+                lastGood.CopyTo(_net.Parameters);
+                throw new TrainingDivergedException(1, double.NaN, $"the initial cost J is {solver.F}");
+            }
+            int budget = _o.MaxGradientEvaluations ?? int.MaxValue;
+            for (int epoch = 1; epoch <= _o.MaxEpochs; epoch++)
+            {
+                bool moved;
+                try
+                {
+                    moved = _evaluations < budget && solver.Iterate(budget);
+                }
+                catch (OperationCanceledException)
+                {
+                    CopyToNetwork(solver.X);
+                    throw Canceled(lastGood);
+                }
+                CopyToNetwork(solver.X);
+                _net.Parameters.CopyTo(lastGood);
+                if (!moved)
+                {
+                    _stop = _evaluations >= budget ? StopReason.MaxGradientEvaluations : StopReason.Converged;
+                    return;
+                }
+                if (EndEpoch(epoch, solver.F, double.NaN)) return;
+            }
+        }
+
+        private void CopyToNetwork(double[] x)
+        {
+            var p = _net.Parameters;
+            for (int i = 0; i < x.Length; i++) p[i] = T.CreateTruncating(x[i]);
+        }
+
+        /// <summary>Records the epoch, validates, updates the best weights and decides whether to stop.</summary>
+        private bool EndEpoch(int epoch, double trainingLoss, double lr)
+        {
+            double? valLoss = null, valAcc = null;
+            if (_validation is not null)
+            {
+                _validationWorkspace ??= new NetworkWorkspace<T>(_net, Math.Min(_validation.Count, 1024));
+                valLoss = Backpropagation.Evaluate(_net, _validation, _o.Loss, _threads, _validationWorkspace, out valAcc);
+            }
+            var record = new EpochRecord(epoch, trainingLoss, valLoss, valAcc, lr, _evaluations, _clock.Elapsed);
+            _history.Add(record);
+            _o.EpochCompleted?.Invoke(record);
+
+            double score = EarlyStopping ? valLoss!.Value : trainingLoss;
+            if (EarlyStopping && score < _bestScore)
+            {
+                _bestScore = score;
+                _bestEpoch = epoch;
+                _net.Parameters.CopyTo(_best);
+            }
+            if (_o.Tolerance == 0 && !EarlyStopping) return false;
+            if (score < _bestProgressScore - _o.Tolerance)
+            {
+                _bestProgressScore = score;
+                _sinceProgress = 0;
+                return false;
+            }
+            _bestProgressScore = Math.Min(_bestProgressScore, score);
+            _sinceProgress++;
+            if (EarlyStopping)
+            {
+                if (_sinceProgress < _o.EarlyStoppingPatience) return false;
+                _stop = StopReason.EarlyStopped;
+                return true;
+            }
+            if (_sinceProgress < _o.NoImprovementEpochs) return false;
+            if (_o.LearningRateSchedule == LearningRateSchedule.Adaptive && _o.Optimizer != OptimizerKind.Lbfgs)
+            {
+                _lrScale /= _o.AdaptiveDivisor;
+                _sinceProgress = 0;
+                if (_lrScale >= 1e-6) return false;
+            }
+            _stop = StopReason.Converged;
+            return true;
+        }
+
+        private static bool AllFinite(ReadOnlySpan<T> values)
+        {
+            // A NaN or ±∞ anywhere makes the sum non-finite; only then look element by element (a finite overflow).
+            if (T.IsFinite(TensorPrimitives.Sum(values))) return true;
+            foreach (var v in values) if (!T.IsFinite(v)) return false;
+            return true;
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using System.Numerics;
+
+namespace MLNetBackprop.Core.Optimizers;
+
+/// <summary>
+/// Momentum: v := μ v − α g, θ := θ + v. Nesterov's variant applies the look-ahead θ := θ + μ v − α g with the
+/// new v (the form of Sutskever et al. 2013 used by scikit-learn).
+/// </summary>
+internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool nesterov) : IUpdateRule<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[] _velocity = new T[parameterCount];
+
+    public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate)
+    {
+        T mu = T.CreateTruncating(momentum), lr = T.CreateTruncating(learningRate);
+        var v = _velocity.AsSpan();
+        if (nesterov)
+        {
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                T step = lr * gradient[i];
+                v[i] = mu * v[i] - step;
+                parameters[i] += mu * v[i] - step;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                v[i] = mu * v[i] - lr * gradient[i];
+                parameters[i] += v[i];
+            }
+        }
+    }
+
+    public void Reset() => Array.Clear(_velocity);
+}

@@ -1,0 +1,171 @@
+using System.Numerics;
+
+namespace MLNetBackprop.Core;
+
+/// <summary>
+/// Training examples: features (dense row-major, or sparse rows in compressed-row form), target vectors and
+/// optional example weights. Sparse rows stay sparse: the first layer multiplies them without densifying.
+/// </summary>
+public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private TrainingData(int count, int featureCount, int targetCount, T[]? dense, int[]? rowStart, int[]? indices,
+        T[]? values, T[] targets, T[]? weights)
+    {
+        Count = count;
+        FeatureCount = featureCount;
+        TargetCount = targetCount;
+        DenseFeatures = dense;
+        RowStart = rowStart;
+        Indices = indices;
+        Values = values;
+        Targets = targets;
+        Weights = weights;
+    }
+
+    /// <summary>Number of examples m.</summary>
+    public int Count { get; }
+
+    /// <summary>Width of a feature row (the network's input size).</summary>
+    public int FeatureCount { get; }
+
+    /// <summary>Width of a target row (the network's output size).</summary>
+    public int TargetCount { get; }
+
+    /// <summary>True when the features are stored as sparse rows.</summary>
+    public bool IsSparse => RowStart is not null;
+
+    /// <summary>True when examples carry weights.</summary>
+    public bool HasWeights => Weights is not null;
+
+    internal T[]? DenseFeatures { get; }
+    internal int[]? RowStart { get; }
+    internal int[]? Indices { get; }
+    internal T[]? Values { get; }
+    internal T[] Targets { get; }
+    internal T[]? Weights { get; }
+
+    /// <summary>The target row of example <paramref name="row"/>.</summary>
+    public ReadOnlySpan<T> TargetRow(int row) => Targets.AsSpan(row * TargetCount, TargetCount);
+
+    /// <summary>
+    /// Dense examples. <paramref name="features"/> holds m rows of <paramref name="featureCount"/> values,
+    /// <paramref name="targets"/> m rows of <paramref name="targetCount"/>; <paramref name="weights"/>, if given, m
+    /// non-negative values with a positive sum. The arrays are used as they are, not copied.
+    /// </summary>
+    /// <exception cref="ArgumentException">A length does not fit, or a value is NaN or infinite (the message names the row and column).</exception>
+    public static TrainingData<T> FromDense(T[] features, int featureCount, T[] targets, int targetCount, T[]? weights = null)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
+        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        if (features.Length % featureCount != 0)
+            throw new ArgumentException($"The feature array length {features.Length} is not a multiple of the feature count {featureCount}.", nameof(features));
+        int m = features.Length / featureCount;
+        CheckTargetsAndWeights(m, targets, targetCount, weights);
+        for (int i = 0; i < features.Length; i++)
+            if (!T.IsFinite(features[i]))
+                throw new ArgumentException($"Feature {i % featureCount} of row {i / featureCount} is {features[i]}; features must be finite.", nameof(features));
+        return new TrainingData<T>(m, featureCount, targetCount, features, null, null, null, targets, weights);
+    }
+
+    /// <summary>
+    /// Sparse examples in compressed-row form: the non-zeros of row i are <paramref name="indices"/>[k] and
+    /// <paramref name="values"/>[k] for k in [rowStart[i], rowStart[i + 1]); indices in each row strictly increasing.
+    /// </summary>
+    /// <exception cref="ArgumentException">The structure is inconsistent or a value is not finite (the message names the row).</exception>
+    public static TrainingData<T> FromSparse(int[] rowStart, int[] indices, T[] values, int featureCount, T[] targets, int targetCount, T[]? weights = null)
+    {
+        ArgumentNullException.ThrowIfNull(rowStart);
+        ArgumentNullException.ThrowIfNull(indices);
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
+        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        if (rowStart.Length < 1 || rowStart[0] != 0)
+            throw new ArgumentException("rowStart must have m + 1 entries starting at 0.", nameof(rowStart));
+        int m = rowStart.Length - 1;
+        if (indices.Length != values.Length || rowStart[m] != indices.Length)
+            throw new ArgumentException($"rowStart ends at {rowStart[m]} but there are {indices.Length} indices and {values.Length} values.", nameof(rowStart));
+        for (int r = 0; r < m; r++)
+        {
+            if (rowStart[r + 1] < rowStart[r])
+                throw new ArgumentException($"rowStart decreases at row {r}.", nameof(rowStart));
+            int prev = -1;
+            for (int k = rowStart[r]; k < rowStart[r + 1]; k++)
+            {
+                if (indices[k] <= prev || indices[k] >= featureCount)
+                    throw new ArgumentException($"Row {r} has index {indices[k]}; indices must increase within a row and lie in [0, {featureCount}).", nameof(indices));
+                if (!T.IsFinite(values[k]))
+                    throw new ArgumentException($"Feature {indices[k]} of row {r} is {values[k]}; features must be finite.", nameof(values));
+                prev = indices[k];
+            }
+        }
+        CheckTargetsAndWeights(m, targets, targetCount, weights);
+        return new TrainingData<T>(m, featureCount, targetCount, null, rowStart, indices, values, targets, weights);
+    }
+
+    private static void CheckTargetsAndWeights(int m, T[] targets, int targetCount, T[]? weights)
+    {
+        if (m == 0) throw new ArgumentException("The training data has no rows.", nameof(targets));
+        if (targets.Length != (long)m * targetCount)
+            throw new ArgumentException($"Expected {m} × {targetCount} = {(long)m * targetCount} targets, got {targets.Length}.", nameof(targets));
+        for (int i = 0; i < targets.Length; i++)
+            if (!T.IsFinite(targets[i]))
+                throw new ArgumentException($"Target {i % targetCount} of row {i / targetCount} is {targets[i]}; targets must be finite.", nameof(targets));
+        if (weights is null) return;
+        if (weights.Length != m)
+            throw new ArgumentException($"Expected {m} example weights, got {weights.Length}.", nameof(weights));
+        T sum = T.Zero;
+        for (int i = 0; i < m; i++)
+        {
+            if (!T.IsFinite(weights[i]) || weights[i] < T.Zero)
+                throw new ArgumentException($"The weight of row {i} is {weights[i]}; weights must be finite and non-negative.", nameof(weights));
+            sum += weights[i];
+        }
+        if (!(sum > T.Zero)) throw new ArgumentException("The example weights sum to zero.", nameof(weights));
+    }
+
+    /// <summary>A new data set holding the given rows, in that order (copied).</summary>
+    public TrainingData<T> Subset(ReadOnlySpan<int> rows)
+    {
+        var targets = new T[rows.Length * TargetCount];
+        T[]? weights = Weights is null ? null : new T[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            TargetRow(rows[r]).CopyTo(targets.AsSpan(r * TargetCount));
+            if (weights is not null) weights[r] = Weights![rows[r]];
+        }
+        if (!IsSparse)
+        {
+            var dense = new T[rows.Length * FeatureCount];
+            for (int r = 0; r < rows.Length; r++)
+                DenseFeatures.AsSpan(rows[r] * FeatureCount, FeatureCount).CopyTo(dense.AsSpan(r * FeatureCount));
+            return new TrainingData<T>(rows.Length, FeatureCount, TargetCount, dense, null, null, null, targets, weights);
+        }
+        var start = new int[rows.Length + 1];
+        for (int r = 0; r < rows.Length; r++) start[r + 1] = start[r] + RowStart![rows[r] + 1] - RowStart[rows[r]];
+        var idx = new int[start[^1]];
+        var val = new T[start[^1]];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            int from = RowStart![rows[r]], len = RowStart[rows[r] + 1] - from;
+            Indices.AsSpan(from, len).CopyTo(idx.AsSpan(start[r]));
+            Values.AsSpan(from, len).CopyTo(val.AsSpan(start[r]));
+        }
+        return new TrainingData<T>(rows.Length, FeatureCount, TargetCount, null, start, idx, val, targets, weights);
+    }
+
+    /// <summary>One-hot target rows for class indices 0 … classCount − 1.</summary>
+    public static T[] OneHot(ReadOnlySpan<int> classes, int classCount)
+    {
+        var y = new T[classes.Length * classCount];
+        for (int i = 0; i < classes.Length; i++)
+        {
+            if ((uint)classes[i] >= (uint)classCount)
+                throw new ArgumentOutOfRangeException(nameof(classes), $"Row {i} has class {classes[i]}, outside [0, {classCount}).");
+            y[i * classCount + classes[i]] = T.One;
+        }
+        return y;
+    }
+}

@@ -1,0 +1,154 @@
+using MLNetBackprop.Core.Optimizers;
+
+namespace MLNetBackprop.Core;
+
+/// <summary>
+/// How a network is trained. The defaults are the textbook method: squared-error cost, L2 weight decay
+/// λ = 1e-4, full-batch gradient descent.
+/// </summary>
+public sealed class TrainingOptions
+{
+    /// <summary>The data term of J. Default <see cref="LossFunction.SquaredError"/>.</summary>
+    public LossFunction Loss { get; set; } = LossFunction.SquaredError;
+
+    /// <summary>λ of the L2 weight decay (λ/2) Σ W² on weights only. Default 1e-4.</summary>
+    public double L2Regularization { get; set; } = 1e-4;
+
+    /// <summary>λ₁ of the L1 penalty λ₁ Σ |W| on weights only. Default 0.</summary>
+    public double L1Regularization { get; set; }
+
+    /// <summary>The optimizer. Default <see cref="OptimizerKind.GradientDescent"/>.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.GradientDescent;
+
+    /// <summary>
+    /// Initial learning rate α. Null picks the optimizer's usual value: 0.5 for gradient descent, 0.1 for SGD
+    /// with momentum, 0.001 for Adam (ignored by L-BFGS).
+    /// </summary>
+    public double? LearningRate { get; set; }
+
+    /// <summary>Momentum μ for <see cref="OptimizerKind.Sgd"/>, in [0, 1). Default 0.9.</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>Use Nesterov's momentum with <see cref="OptimizerKind.Sgd"/>. Default false.</summary>
+    public bool Nesterov { get; set; }
+
+    /// <summary>Adam's β₁, in [0, 1). Default 0.9.</summary>
+    public double Beta1 { get; set; } = 0.9;
+
+    /// <summary>Adam's β₂, in [0, 1). Default 0.999.</summary>
+    public double Beta2 { get; set; } = 0.999;
+
+    /// <summary>Adam's ε, positive. Default 1e-8.</summary>
+    public double Epsilon { get; set; } = 1e-8;
+
+    /// <summary>Number of curvature pairs L-BFGS keeps. Default 10.</summary>
+    public int LbfgsMemory { get; set; } = 10;
+
+    /// <summary>
+    /// Rows per gradient step. Null means the whole training set for gradient descent and L-BFGS, and
+    /// min(200, m) for SGD and Adam.
+    /// </summary>
+    public int? BatchSize { get; set; }
+
+    /// <summary>Epoch limit (L-BFGS: iteration limit). Default 200.</summary>
+    public int MaxEpochs { get; set; } = 200;
+
+    /// <summary>Optional limit on gradient evaluations (mini-batches or full passes, line-search evaluations included).</summary>
+    public int? MaxGradientEvaluations { get; set; }
+
+    /// <summary>
+    /// Minimum improvement of the training loss (or, when validating, the validation loss) that counts as
+    /// progress. 0 disables the convergence test. Default 1e-4.
+    /// </summary>
+    public double Tolerance { get; set; } = 1e-4;
+
+    /// <summary>Epochs in a row without progress before training stops as converged. Default 10.</summary>
+    public int NoImprovementEpochs { get; set; } = 10;
+
+    /// <summary>Learning-rate schedule. Default <see cref="LearningRateSchedule.Constant"/>.</summary>
+    public LearningRateSchedule LearningRateSchedule { get; set; } = LearningRateSchedule.Constant;
+
+    /// <summary>Exponent p of <see cref="LearningRateSchedule.InverseScaling"/>. Default 0.5.</summary>
+    public double PowerT { get; set; } = 0.5;
+
+    /// <summary>Divisor of <see cref="LearningRateSchedule.Adaptive"/>. Default 5.</summary>
+    public double AdaptiveDivisor { get; set; } = 5;
+
+    /// <summary>
+    /// Stop when the validation loss has not improved by <see cref="Tolerance"/> for <see cref="EarlyStoppingPatience"/>
+    /// epochs, and restore the best weights. Uses the validation set passed to the trainer, or else holds out
+    /// <see cref="ValidationFraction"/> of the training rows. Default false.
+    /// </summary>
+    public bool EarlyStopping { get; set; }
+
+    /// <summary>Fraction of the training rows held out for early stopping when no validation set is given. Default 0.1.</summary>
+    public double ValidationFraction { get; set; } = 0.1;
+
+    /// <summary>Epochs without validation improvement before early stopping. Default 10.</summary>
+    public int EarlyStoppingPatience { get; set; } = 10;
+
+    /// <summary>Reshuffle the rows before each epoch (mini-batch optimizers). Default true.</summary>
+    public bool Shuffle { get; set; } = true;
+
+    /// <summary>Seed of every random draw the trainer makes (shuffling, validation split). Default 0.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Threads for the matrix products. Null uses every core. Results do not depend on it.</summary>
+    public int? NumberOfThreads { get; set; }
+
+    /// <summary>
+    /// When the loss becomes non-finite, restore the weights from the start of the epoch, divide the learning rate
+    /// by 4 and repeat the epoch (at most 10 times) instead of throwing <see cref="TrainingDivergedException"/>.
+    /// Default false.
+    /// </summary>
+    public bool DivergenceBackoff { get; set; }
+
+    /// <summary>Called after every epoch with its record (on the training thread).</summary>
+    public Action<EpochRecord>? EpochCompleted { get; set; }
+
+    /// <summary>α used when <see cref="LearningRate"/> is null.</summary>
+    public double EffectiveLearningRate => LearningRate ?? Optimizer switch
+    {
+        OptimizerKind.Sgd => 0.1,
+        OptimizerKind.Adam => 0.001,
+        OptimizerKind.Lbfgs => double.NaN,
+        _ => 0.5,
+    };
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Loss)) Bad(nameof(Loss), Loss, "is not a defined loss function");
+        if (!Enum.IsDefined(Optimizer)) Bad(nameof(Optimizer), Optimizer, "is not a defined optimizer");
+        if (!Enum.IsDefined(LearningRateSchedule)) Bad(nameof(LearningRateSchedule), LearningRateSchedule, "is not a defined schedule");
+        NonNegative(nameof(L2Regularization), L2Regularization);
+        NonNegative(nameof(L1Regularization), L1Regularization);
+        if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0)) Bad(nameof(LearningRate), lr, "must be finite and positive");
+        if (!(Momentum >= 0 && Momentum < 1)) Bad(nameof(Momentum), Momentum, "must be in [0, 1)");
+        if (!(Beta1 >= 0 && Beta1 < 1)) Bad(nameof(Beta1), Beta1, "must be in [0, 1)");
+        if (!(Beta2 >= 0 && Beta2 < 1)) Bad(nameof(Beta2), Beta2, "must be in [0, 1)");
+        if (!double.IsFinite(Epsilon) || Epsilon <= 0) Bad(nameof(Epsilon), Epsilon, "must be finite and positive");
+        if (LbfgsMemory < 1) Bad(nameof(LbfgsMemory), LbfgsMemory, "must be at least 1");
+        if (BatchSize is { } b && b < 1) Bad(nameof(BatchSize), b, "must be at least 1");
+        if (MaxEpochs < 1) Bad(nameof(MaxEpochs), MaxEpochs, "must be at least 1");
+        if (MaxGradientEvaluations is { } e && e < 1) Bad(nameof(MaxGradientEvaluations), e, "must be at least 1");
+        NonNegative(nameof(Tolerance), Tolerance);
+        if (NoImprovementEpochs < 1) Bad(nameof(NoImprovementEpochs), NoImprovementEpochs, "must be at least 1");
+        if (!double.IsFinite(PowerT) || PowerT < 0) Bad(nameof(PowerT), PowerT, "must be finite and non-negative");
+        if (!double.IsFinite(AdaptiveDivisor) || AdaptiveDivisor <= 1) Bad(nameof(AdaptiveDivisor), AdaptiveDivisor, "must be greater than 1");
+        if (!(ValidationFraction > 0 && ValidationFraction < 1)) Bad(nameof(ValidationFraction), ValidationFraction, "must be in (0, 1)");
+        if (EarlyStoppingPatience < 1) Bad(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1");
+        if (NumberOfThreads is { } t && t < 1) Bad(nameof(NumberOfThreads), t, "must be at least 1");
+    }
+
+    private static void NonNegative(string name, double value)
+    {
+        if (!double.IsFinite(value) || value < 0) Bad(name, value, "must be finite and non-negative");
+    }
+
+    private static void Bad(string name, object value, string rule) =>
+        throw new ArgumentOutOfRangeException(name, value, $"The option {name} = {value} {rule}.");
+
+    /// <summary>A shallow copy.</summary>
+    public TrainingOptions Clone() => (TrainingOptions)MemberwiseClone();
+}
