@@ -175,19 +175,55 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
     /// </summary>
     public void Predict(ReadOnlySpan<T> inputs, Span<T> outputs, int maxThreads = 1)
     {
+        int rows = CheckRows(inputs, outputs);
+        Predict(inputs, outputs, new NetworkWorkspace<T>(this, Math.Clamp(rows, 1, PredictChunk)), maxThreads);
+    }
+
+    private const int PredictChunk = 256;
+
+    /// <summary>
+    /// Forward pass for a batch of dense rows using a caller-owned workspace (no allocation; one workspace per
+    /// thread). Rows are processed in chunks of the workspace's capacity.
+    /// </summary>
+    public void Predict(ReadOnlySpan<T> inputs, Span<T> outputs, NetworkWorkspace<T> workspace, int maxThreads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        if (!workspace.Fits(this)) throw new ArgumentException("The workspace was made for a network of another shape.", nameof(workspace));
+        int rows = CheckRows(inputs, outputs);
+        int chunk = workspace.Capacity;
+        for (int start = 0; start < rows; start += chunk)
+        {
+            int n = Math.Min(chunk, rows - start);
+            Backpropagation.Forward(this, BatchInput<T>.FromDense(inputs.Slice(start * InputSize, n * InputSize)), n, workspace, maxThreads);
+            workspace.Output(n).CopyTo(outputs.Slice(start * OutputSize, n * OutputSize));
+        }
+    }
+
+    /// <summary>
+    /// Forward pass for one sparse row given by its non-zero <paramref name="indices"/> (increasing, in
+    /// [0, InputSize)) and <paramref name="values"/>, using a caller-owned workspace.
+    /// </summary>
+    public void PredictSparse(ReadOnlySpan<int> indices, ReadOnlySpan<T> values, Span<T> output, NetworkWorkspace<T> workspace)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        if (!workspace.Fits(this)) throw new ArgumentException("The workspace was made for a network of another shape.", nameof(workspace));
+        if (indices.Length != values.Length) throw new ArgumentException("indices and values differ in length.", nameof(values));
+        if (output.Length < OutputSize) throw new ArgumentException($"The output span needs {OutputSize} elements.", nameof(output));
+        foreach (int j in indices)
+            if ((uint)j >= (uint)InputSize) throw new ArgumentOutOfRangeException(nameof(indices), j, $"Index outside [0, {InputSize}).");
+        Span<int> rowStart = [0, indices.Length];
+        Backpropagation.Forward(this, BatchInput<T>.FromSparse(rowStart, indices, values), 1, workspace, 1);
+        workspace.Output(1).CopyTo(output);
+    }
+
+    private int CheckRows(ReadOnlySpan<T> inputs, Span<T> outputs)
+    {
         if (inputs.Length % InputSize != 0)
             throw new ArgumentException($"The input length {inputs.Length} is not a multiple of the input size {InputSize}.", nameof(inputs));
         int rows = inputs.Length / InputSize;
         if (outputs.Length < rows * OutputSize)
             throw new ArgumentException($"The output span needs {rows * OutputSize} elements, it has {outputs.Length}.", nameof(outputs));
-        const int chunk = 256;
-        var ws = new NetworkWorkspace<T>(this, Math.Min(chunk, Math.Max(rows, 1)));
-        for (int start = 0; start < rows; start += chunk)
-        {
-            int n = Math.Min(chunk, rows - start);
-            Backpropagation.Forward(this, BatchInput<T>.FromDense(inputs.Slice(start * InputSize, n * InputSize)), n, ws, maxThreads);
-            ws.Output(n).CopyTo(outputs.Slice(start * OutputSize, n * OutputSize));
-        }
+        return rows;
     }
 
     /// <summary>Forward pass for one row.</summary>
