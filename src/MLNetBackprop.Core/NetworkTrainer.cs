@@ -51,6 +51,9 @@ public static class NetworkTrainer
     {
         private const int MaxBackoffs = 10;
 
+        /// <summary>A cost this many times the first one counts as divergence even while it is still finite.</summary>
+        private const double ExplosionFactor = 1e4;
+
         private readonly NeuralNetwork<T> _net;
         private readonly TrainingData<T> _train;
         private readonly TrainingData<T>? _validation;
@@ -61,6 +64,9 @@ public static class NetworkTrainer
         private readonly List<EpochRecord> _history = [];
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly T[] _best;
+        private readonly T[] _lastGood;
+        private double _referenceLoss = double.NaN;
+        private double _lowestTrainingLoss = double.PositiveInfinity;
         private NetworkWorkspace<T>? _validationWorkspace;
         private double _bestScore = double.PositiveInfinity;
         private double _bestProgressScore = double.PositiveInfinity;
@@ -81,6 +87,7 @@ public static class NetworkTrainer
             _reg = new Regularization(options.L2Regularization, options.L1Regularization);
             _threads = options.NumberOfThreads ?? Environment.ProcessorCount;
             _best = new T[net.ParameterCount];
+            _lastGood = net.Parameters.ToArray();
         }
 
         private bool EarlyStopping => _o.EarlyStopping && _validation is not null;
@@ -158,6 +165,12 @@ public static class NetworkTrainer
                     double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
                     _evaluations++;
                     if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; break; }
+                    if (double.IsNaN(_referenceLoss)) _referenceLoss = j;
+                    if (j > ExplosionFactor * _referenceLoss && _referenceLoss > 0)
+                    {
+                        failure = $"the cost J exploded from {_referenceLoss:G4} to {j:G4}";
+                        break;
+                    }
                     if (!AllFinite(gradient)) { failure = "the gradient became non-finite"; break; }
                     rule.Step(_net.Parameters, gradient, lr);
                     sumJ += j * batch.WeightSum;
@@ -166,13 +179,12 @@ public static class NetworkTrainer
                 if (failure is null && !_net.IsFinite()) failure = "a weight became non-finite";
                 if (failure is not null)
                 {
+                    // Go back to the weights at the start of the epoch with the lowest loss so far (the initial
+                    // weights if none): finite, and from before the run-away began.
+                    _lastGood.CopyTo(_net.Parameters);
                     if (!_o.DivergenceBackoff || _backoffs >= MaxBackoffs)
-                    {
-                        startOfEpoch.CopyTo(_net.Parameters);
                         throw new TrainingDivergedException(epoch, lr, failure);
-                    }
-                    // Back off: restore the weights from before this epoch, cut α and run the epoch again.
-                    startOfEpoch.CopyTo(_net.Parameters);
+                    // Back off: cut α and run the epoch again from there.
                     _lrScale /= 4;
                     _backoffs++;
                     rule.Reset();
@@ -180,6 +192,11 @@ public static class NetworkTrainer
                     continue;
                 }
                 if (sumW == 0) { _stop = StopReason.MaxGradientEvaluations; return; }
+                if (sumJ / sumW < _lowestTrainingLoss)
+                {
+                    _lowestTrainingLoss = sumJ / sumW;
+                    startOfEpoch.CopyTo(_lastGood, 0);
+                }
                 if (EndEpoch(epoch, sumJ / sumW, lr)) return;
                 if (budgetHit || !BudgetLeft) { _stop = StopReason.MaxGradientEvaluations; return; }
             }

@@ -97,9 +97,10 @@ public sealed class TrainingOptions
     public int? NumberOfThreads { get; set; }
 
     /// <summary>
-    /// When the loss becomes non-finite, restore the weights from the start of the epoch, divide the learning rate
-    /// by 4 and repeat the epoch (at most 10 times) instead of throwing <see cref="TrainingDivergedException"/>.
-    /// Default false.
+    /// Training diverges when the cost, the gradient or a weight becomes non-finite, or the cost grows to 10⁴ times
+    /// its first value. The network then goes back to the weights from the start of its lowest-loss epoch (the
+    /// initial weights if none). With this option the learning rate is then divided by 4 and training continues
+    /// (at most 10 times); without it <see cref="TrainingDivergedException"/> is thrown. Default false.
     /// </summary>
     public bool DivergenceBackoff { get; set; }
 

@@ -71,7 +71,9 @@ internal sealed class Lbfgs
             dphi0 = Dot(G, _d);
             if (!(dphi0 < 0)) return false;
         }
-        double initial = _iteration == 0 ? Math.Min(1.0, 1.0 / Math.Sqrt(-dphi0)) : 1.0;
+        // First step: unit length along −g (scale-invariant: multiplying f by a constant changes nothing); then the
+        // quasi-Newton step of length 1.
+        double initial = _iteration == 0 ? 1.0 / Math.Sqrt(-dphi0) : 1.0;
         double fOld = F;
         if (!LineSearch(fOld, dphi0, initial, maxEvaluations, out double step, out double fNew))
             return false;

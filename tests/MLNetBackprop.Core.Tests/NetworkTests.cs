@@ -1,0 +1,100 @@
+using MLNetBackprop.Core;
+
+namespace MLNetBackprop.Core.Tests;
+
+/// <summary>Initialization, parameter layout, precision and the prediction entry points.</summary>
+public class NetworkTests
+{
+    [Fact]
+    public void InitializationFollowsTheGlorotRuleForSigmoidAndHeForRelu()
+    {
+        var net = new NeuralNetwork<double>([50, 30, 10], [Activation.Relu, Activation.Sigmoid]);
+        net.Initialize(7);
+        double he = Math.Sqrt(6.0 / 50), glorot = Math.Sqrt(6.0 / (30 + 10 + 1));
+        var w0 = net.Weights(0).ToArray();
+        var w1 = net.Weights(1).ToArray();
+        Assert.All(w0, w => Assert.InRange(w, -he, he));
+        Assert.All(w1, w => Assert.InRange(w, -glorot, glorot));
+        // The draws fill the range: the extremes come within 5% of the bound.
+        Assert.True(w0.Max() > 0.95 * he && w0.Min() < -0.95 * he);
+        Assert.True(w1.Max() > 0.95 * glorot && w1.Min() < -0.95 * glorot);
+        Assert.All(net.Biases(0).ToArray(), b => Assert.Equal(0, b));
+        Assert.All(net.Biases(1).ToArray(), b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public void FloatAndDoubleNetworksFromOneSeedHoldTheSameWeights()
+    {
+        var f = NeuralNetwork<float>.Create(5, [4], 3, seed: 11);
+        var d = NeuralNetwork<double>.Create(5, [4], 3, seed: 11);
+        for (int i = 0; i < f.ParameterCount; i++) Assert.Equal((float)d.Parameters[i], f.Parameters[i]);
+    }
+
+    [Fact]
+    public void FloatGradientAgreesWithTheDoubleGradient()
+    {
+        var rng = new Random(5);
+        var d = NeuralNetwork<double>.Create(20, [16, 8], 4, Activation.Tanh, Activation.Softmax, seed: 3);
+        var f = d.ConvertTo<float>();
+        var x = TestData.Uniform(rng, 64 * 20, -1, 1);
+        var y = TestData.Targets(rng, 64, 4, LossFunction.CrossEntropy, Activation.Softmax);
+        var gd = new double[d.ParameterCount];
+        var gf = new float[f.ParameterCount];
+        double jd = Backpropagation.CostAndGradient(d, TrainingData<double>.FromDense(x, 20, y, 4), LossFunction.CrossEntropy, new Regularization(0.01), gd);
+        double jf = Backpropagation.CostAndGradient(f, TrainingData<float>.FromDense(x.Select(v => (float)v).ToArray(), 20, y.Select(v => (float)v).ToArray(), 4),
+            LossFunction.CrossEntropy, new Regularization(0.01), gf);
+        Assert.Equal(jd, jf, 5);
+        double diff = 0, norm = 0;
+        for (int i = 0; i < gd.Length; i++) { diff += Math.Pow(gd[i] - gf[i], 2); norm += gd[i] * gd[i]; }
+        Assert.True(Math.Sqrt(diff / norm) < 1e-5, $"relative difference {Math.Sqrt(diff / norm)}");
+    }
+
+    [Fact]
+    public void ParametersAreLaidOutLayerByLayerWeightsThenBiases()
+    {
+        var net = new NeuralNetwork<float>([3, 2, 1], [Activation.Sigmoid, Activation.Identity]);
+        Assert.Equal(3 * 2 + 2 + 2 * 1 + 1, net.ParameterCount);
+        net.Weights(0)[5] = 1; // W_{1,2}: into hidden unit 1 from input 2
+        net.Biases(0)[1] = 2;
+        net.Weights(1)[0] = 3;
+        net.Biases(1)[0] = 4;
+        Assert.Equal([0, 0, 0, 0, 0, 1, 0, 2, 3, 0, 4], net.Parameters.ToArray());
+    }
+
+    [Fact]
+    public void BatchRowByRowAndSparsePredictionsAgree()
+    {
+        var rng = new Random(2);
+        var net = NeuralNetwork<float>.Create(12, [9], 3, Activation.Relu, Activation.Softmax, seed: 4);
+        int rows = 300; // more than one prediction chunk
+        var x = new float[rows * 12];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.Next(3) == 0 ? (float)rng.NextDouble() : 0;
+        var batch = new float[rows * 3];
+        net.Predict(x, batch, maxThreads: 2);
+        var ws = new NetworkWorkspace<float>(net, 1);
+        var one = new float[3];
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.AsSpan(r * 12, 12);
+            Assert.Equal(batch.AsSpan(r * 3, 3).ToArray(), net.Predict(row));
+            var idx = new List<int>();
+            var val = new List<float>();
+            for (int j = 0; j < 12; j++) if (row[j] != 0) { idx.Add(j); val.Add(row[j]); }
+            net.PredictSparse(idx.ToArray(), val.ToArray(), one, ws);
+            for (int k = 0; k < 3; k++) Assert.Equal(batch[r * 3 + k], one[k], 5);
+            Assert.Equal(1f, one.Sum(), 5);
+        }
+    }
+
+    [Fact]
+    public void CloneIsDeepAndConvertKeepsTheShape()
+    {
+        var net = NeuralNetwork<float>.Create(4, [3], 2, seed: 1);
+        var copy = net.Clone();
+        copy.Parameters[0] += 1;
+        Assert.NotEqual(net.Parameters[0], copy.Parameters[0]);
+        var d = net.ConvertTo<double>();
+        Assert.Equal(net.LayerSizes, d.LayerSizes);
+        Assert.Equal(net.Activations, d.Activations);
+    }
+}
