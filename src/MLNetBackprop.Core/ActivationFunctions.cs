@@ -38,22 +38,45 @@ internal static class ActivationFunctions
     public static void MultiplyByDerivative<T>(Activation f, ReadOnlySpan<T> z, ReadOnlySpan<T> a, Span<T> delta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int n = delta.Length, i = 0, w = Vector<T>.Count;
         switch (f)
         {
             case Activation.Sigmoid:
                 // f'(z) = a (1 − a)
-                for (int i = 0; i < delta.Length; i++) delta[i] *= a[i] * (T.One - a[i]);
+                for (; i <= n - w; i += w)
+                {
+                    var av = new Vector<T>(a.Slice(i));
+                    (new Vector<T>(delta.Slice(i)) * (av - av * av)).CopyTo(delta.Slice(i));
+                }
+                for (; i < n; i++) delta[i] *= a[i] * (T.One - a[i]);
                 break;
             case Activation.Tanh:
                 // f'(z) = 1 − a²
-                for (int i = 0; i < delta.Length; i++) delta[i] *= T.One - a[i] * a[i];
+                for (; i <= n - w; i += w)
+                {
+                    var av = new Vector<T>(a.Slice(i));
+                    (new Vector<T>(delta.Slice(i)) * (Vector<T>.One - av * av)).CopyTo(delta.Slice(i));
+                }
+                for (; i < n; i++) delta[i] *= T.One - a[i] * a[i];
                 break;
             case Activation.Relu:
-                for (int i = 0; i < delta.Length; i++) if (!(z[i] > T.Zero)) delta[i] = T.Zero;
+                // f'(z) = 1 for z > 0, else 0
+                for (; i <= n - w; i += w)
+                {
+                    var positive = Vector.GreaterThan(new Vector<T>(z.Slice(i)), Vector<T>.Zero);
+                    Vector.ConditionalSelect(positive, new Vector<T>(delta.Slice(i)), Vector<T>.Zero).CopyTo(delta.Slice(i));
+                }
+                for (; i < n; i++) if (!(z[i] > T.Zero)) delta[i] = T.Zero;
                 break;
             case Activation.LeakyRelu:
                 T slope = T.CreateTruncating(LeakySlope);
-                for (int i = 0; i < delta.Length; i++) if (!(z[i] > T.Zero)) delta[i] *= slope;
+                for (; i <= n - w; i += w)
+                {
+                    var positive = Vector.GreaterThan(new Vector<T>(z.Slice(i)), Vector<T>.Zero);
+                    var d = new Vector<T>(delta.Slice(i));
+                    Vector.ConditionalSelect(positive, d, d * slope).CopyTo(delta.Slice(i));
+                }
+                for (; i < n; i++) if (!(z[i] > T.Zero)) delta[i] *= slope;
                 break;
             case Activation.Identity:
                 break;
@@ -82,7 +105,13 @@ internal static class ActivationFunctions
     private static void LeakyRelu<T>(ReadOnlySpan<T> z, Span<T> a) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T slope = T.CreateTruncating(LeakySlope);
-        for (int i = 0; i < z.Length; i++) a[i] = z[i] > T.Zero ? z[i] : slope * z[i];
+        int n = z.Length, i = 0, w = Vector<T>.Count;
+        for (; i <= n - w; i += w)
+        {
+            var zv = new Vector<T>(z.Slice(i));
+            Vector.ConditionalSelect(Vector.GreaterThan(zv, Vector<T>.Zero), zv, zv * slope).CopyTo(a.Slice(i));
+        }
+        for (; i < n; i++) a[i] = z[i] > T.Zero ? z[i] : slope * z[i];
     }
 
     /// <summary>True when f may be used on a hidden layer.</summary>

@@ -22,7 +22,17 @@ internal sealed class AdamRule<T>(int parameterCount, double beta1, double beta2
         T lr = T.CreateTruncating(stepSize), eps = T.CreateTruncating(epsilon);
         var m = _m.AsSpan();
         var v = _v.AsSpan();
-        for (int i = 0; i < parameters.Length; i++)
+        int n = parameters.Length, i = 0, w = Vector<T>.Count;
+        for (; i <= n - w; i += w)
+        {
+            var g = new Vector<T>(gradient.Slice(i));
+            var mi = new Vector<T>(m.Slice(i)) * b1 + g * c1;
+            var vi = new Vector<T>(v.Slice(i)) * b2 + g * g * c2;
+            mi.CopyTo(m.Slice(i));
+            vi.CopyTo(v.Slice(i));
+            (new Vector<T>(parameters.Slice(i)) - mi * lr / (Vector.SquareRoot(vi) + new Vector<T>(eps))).CopyTo(parameters.Slice(i));
+        }
+        for (; i < n; i++)
         {
             T g = gradient[i];
             m[i] = b1 * m[i] + c1 * g;

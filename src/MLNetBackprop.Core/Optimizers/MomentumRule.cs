@@ -15,9 +15,18 @@ internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool 
     {
         T mu = T.CreateTruncating(momentum), lr = T.CreateTruncating(learningRate);
         var v = _velocity.AsSpan();
+        int n = parameters.Length, i = 0, w = Vector<T>.Count;
         if (nesterov)
         {
-            for (int i = 0; i < parameters.Length; i++)
+            // v := μ v − α g;  θ := θ + μ v − α g
+            for (; i <= n - w; i += w)
+            {
+                var step = new Vector<T>(gradient.Slice(i)) * lr;
+                var vi = new Vector<T>(v.Slice(i)) * mu - step;
+                vi.CopyTo(v.Slice(i));
+                (new Vector<T>(parameters.Slice(i)) + vi * mu - step).CopyTo(parameters.Slice(i));
+            }
+            for (; i < n; i++)
             {
                 T step = lr * gradient[i];
                 v[i] = mu * v[i] - step;
@@ -26,7 +35,14 @@ internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool 
         }
         else
         {
-            for (int i = 0; i < parameters.Length; i++)
+            // v := μ v − α g;  θ := θ + v
+            for (; i <= n - w; i += w)
+            {
+                var vi = new Vector<T>(v.Slice(i)) * mu - new Vector<T>(gradient.Slice(i)) * lr;
+                vi.CopyTo(v.Slice(i));
+                (new Vector<T>(parameters.Slice(i)) + vi).CopyTo(parameters.Slice(i));
+            }
+            for (; i < n; i++)
             {
                 v[i] = mu * v[i] - lr * gradient[i];
                 parameters[i] += v[i];
