@@ -5,7 +5,7 @@ namespace MLNetBackprop.Core.Optimizers;
 /// search that satisfies the strong Wolfe conditions (algorithms 3.5 and 3.6). Works on a flat double vector;
 /// the caller supplies f(x) and ∇f(x). One call to <see cref="Iterate"/> is one quasi-Newton step.
 /// </summary>
-internal sealed class Lbfgs
+public sealed class Lbfgs
 {
     /// <summary>f(x), writing ∇f(x) into the second argument.</summary>
     public delegate double Objective(ReadOnlySpan<double> x, Span<double> gradient);
@@ -20,8 +20,15 @@ internal sealed class Lbfgs
     private readonly double[] _d, _xTrial, _gTrial, _xBest, _gBest;
     private int _stored, _head, _iteration;
 
+    /// <summary>Starts at <paramref name="x0"/> (copied) and evaluates f there once.</summary>
+    /// <param name="f">The objective and its gradient.</param>
+    /// <param name="x0">The starting point.</param>
+    /// <param name="memory">How many curvature pairs (s, y) to keep; 5–20 is usual.</param>
     public Lbfgs(Objective f, double[] x0, int memory)
     {
+        ArgumentNullException.ThrowIfNull(f);
+        ArgumentNullException.ThrowIfNull(x0);
+        ArgumentOutOfRangeException.ThrowIfLessThan(memory, 1);
         _f = f;
         _n = x0.Length;
         _memory = memory;
@@ -40,9 +47,13 @@ internal sealed class Lbfgs
         F = Evaluate(X, G);
     }
 
-    /// <summary>The current point, its value and gradient.</summary>
+    /// <summary>The current point.</summary>
     public double[] X { get; }
+
+    /// <summary>f at the current point.</summary>
     public double F { get; private set; }
+
+    /// <summary>∇f at the current point.</summary>
     public double[] G { get; }
 
     /// <summary>Number of evaluations of f and ∇f so far (each evaluation gives both).</summary>
@@ -59,6 +70,7 @@ internal sealed class Lbfgs
     /// no step decreasing f could be found (f is at a minimum to within rounding, or not smooth there).
     /// A non-finite f during the search is treated as "too far" and the step shrunk.
     /// </summary>
+    /// <param name="maxEvaluations">Total evaluations (over the whole run) the line search may not exceed.</param>
     public bool Iterate(int maxEvaluations = int.MaxValue)
     {
         Direction();
