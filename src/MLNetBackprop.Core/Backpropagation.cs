@@ -293,8 +293,10 @@ public static class Backpropagation
             if (reg.L2 != 0) TensorPrimitives.MultiplyAdd(w, T.CreateTruncating(reg.L2), gradW, gradW);
             if (reg.L1 != 0)
             {
+                // sign(W) with sign(0) = 0; a NaN weight propagates NaN (T.Sign would throw), which the trainer reports as divergence.
                 T l1 = T.CreateTruncating(reg.L1);
-                for (int i = 0; i < w.Length; i++) gradW[i] += l1 * T.CreateTruncating(T.Sign(w[i]));
+                for (int i = 0; i < w.Length; i++)
+                    gradW[i] += w[i] > T.Zero ? l1 : w[i] < T.Zero ? -l1 : w[i] == T.Zero ? T.Zero : w[i];
             }
 
             // Hidden layer: δ^(l) = (δ^(l+1) · W^(l)) ⊙ f'(z^(l)); the input layer has no δ.

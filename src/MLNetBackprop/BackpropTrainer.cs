@@ -1,0 +1,318 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetBackprop.Core;
+using MLNetBackprop.Core.Optimizers;
+
+namespace MLNetBackprop;
+
+/// <summary>
+/// Trains a multi-layer perceptron by backpropagation on an IDataView. The task follows from the label column's type
+/// (Boolean → binary, key → multiclass, Single or a vector of Single → regression) unless
+/// <see cref="BackpropTrainerOptions.Task"/> forces it. Seeded and logged through the MLContext; honours
+/// <c>MLContext.CancelExecution()</c> and <see cref="BackpropTrainerOptions.CancellationToken"/>.
+/// </summary>
+public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
+{
+    private readonly IHost _host;
+    private readonly BackpropTrainerOptions _options;
+
+    internal BackpropTrainer(IHostEnvironment environment, BackpropTrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Clone();
+        Validate(_options);
+        _host = environment.Register("Backprop");
+    }
+
+    /// <summary>A copy of the options this trainer uses.</summary>
+    public BackpropTrainerOptions Options => _options.Clone();
+
+    /// <summary>Trains on <paramref name="input"/>; early stopping (when enabled) holds out part of it.</summary>
+    public BackpropTransformer Fit(IDataView input) => Fit(input, null);
+
+    /// <summary>
+    /// Trains on <paramref name="trainData"/>; with early stopping enabled, stops when the loss on
+    /// <paramref name="validationData"/> stops improving and keeps the best weights. The validation loss and accuracy are
+    /// logged every epoch.
+    /// </summary>
+    /// <exception cref="ArgumentException">A column is missing or has the wrong type, or the data is empty.</exception>
+    /// <exception cref="InvalidOperationException">A value is NaN, infinite or a missing key (the message names the column and row).</exception>
+    /// <exception cref="OperationCanceledException">The MLContext or the options' token canceled training.</exception>
+    public BackpropTransformer Fit(IDataView trainData, IDataView? validationData)
+    {
+        ArgumentNullException.ThrowIfNull(trainData);
+        var o = _options.Clone();
+        var cols = ColumnBinding.Resolve(trainData.Schema, o, "training data");
+        ColumnBinding? validationCols = null;
+        if (validationData is not null)
+        {
+            validationCols = ColumnBinding.Resolve(validationData.Schema, o, "validation data");
+            if (validationCols.FeatureCount != cols.FeatureCount || validationCols.OutputCount != cols.OutputCount || validationCols.Task != cols.Task)
+                throw new ArgumentException(
+                    $"The validation data's columns '{o.FeatureColumnName}' and '{o.LabelColumnName}' do not match the training data's " +
+                    $"({validationCols.FeatureCount} vs {cols.FeatureCount} features, {validationCols.OutputCount} vs {cols.OutputCount} outputs).",
+                    nameof(validationData));
+        }
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(o.CancellationToken);
+        // MLContext cancellation has no public callback: poll it (and check it after every epoch, below).
+        using var poll = new Timer(_ =>
+        {
+            try
+            {
+                if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Fit has already returned.
+            }
+        }, null, 0, 50);
+        if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
+        cts.Token.ThrowIfCancellationRequested();
+
+        var task = cols.Task;
+        bool vectorOutput = task == BackpropTask.MulticlassClassification || cols.Label.Type is VectorDataViewType;
+        var train = TrainingSetReader.Read(trainData, cols, "training data", cts.Token);
+        var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token);
+
+        int k = cols.OutputCount;
+        float[] mean = [], scale = [];
+        if (task == BackpropTask.Regression)
+        {
+            (mean, scale) = TargetStatistics(train, k, o.StandardizeTargets);
+            Standardize(train.Targets, mean, scale);
+            if (validation is not null) Standardize(validation.Targets, mean, scale);
+        }
+
+        var outputActivation = o.OutputActivation ?? task switch
+        {
+            BackpropTask.BinaryClassification => Activation.Sigmoid,
+            BackpropTask.MulticlassClassification => Activation.Softmax,
+            _ => Activation.Identity,
+        };
+        if (task == BackpropTask.BinaryClassification && outputActivation != Activation.Sigmoid)
+            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), outputActivation,
+                $"The option OutputActivation = {outputActivation} does not fit binary classification, which needs Sigmoid.");
+        if (task == BackpropTask.MulticlassClassification && outputActivation is not (Activation.Softmax or Activation.Sigmoid))
+            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), outputActivation,
+                $"The option OutputActivation = {outputActivation} does not fit multiclass classification, which needs Softmax or Sigmoid.");
+        var loss = o.Loss ?? (task == BackpropTask.Regression ? LossFunction.SquaredError : LossFunction.CrossEntropy);
+
+        int seed = o.Seed ?? _host.Rand.Next();
+        o.Seed = seed;
+        o.Task = task;
+        o.OutputActivation = outputActivation;
+        o.Loss = loss;
+
+        var sizes = new List<int> { cols.FeatureCount };
+        sizes.AddRange(o.HiddenLayers);
+        sizes.Add(k);
+        var activations = Enumerable.Repeat(o.Activation, o.HiddenLayers.Length).Append(outputActivation).ToArray();
+        var network = new NeuralNetwork<float>(sizes, activations);
+        network.Initialize(seed);
+
+        var trainingData = ToTrainingData(train);
+        var validationSet = validation is null ? null : ToTrainingData(validation);
+        using var ch = _host.Start("Backprop");
+        o.Optimizer ??= trainingData.Count <= o.LbfgsMaxRows ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
+        o.EarlyStopping ??= validationSet is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
+        var coreOptions = ToCoreOptions(o, trainingData.Count, loss, ch);
+        var logEpoch = coreOptions.EpochCompleted;
+        coreOptions.EpochCompleted = r =>
+        {
+            logEpoch?.Invoke(r);
+            if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
+        };
+        ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+            $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {trainingData.Count} training rows ({(train.IsSparse ? "sparse" : "dense")}), " +
+            $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
+
+        var result = NetworkTrainer.Train(network, trainingData, coreOptions, validationSet, cts.Token);
+        ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+            $"Backprop: stopped after {result.History.Epochs.Count} epochs ({result.History.StopReason}); the model holds epoch {result.History.BestEpoch}."));
+
+        string[] classNames = task == BackpropTask.MulticlassClassification ? OutputSchema.ClassNames(cols.Label, k) : [];
+        var model = new BackpropModelParameters(task, result.Network, mean, scale, classNames, vectorOutput);
+        return new BackpropTransformer(model, o, result.History, cols.Features.Name, cols.Label.Name,
+            task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null);
+    }
+
+    /// <summary>
+    /// The output shape: the input columns plus Score (and Probability, PredictedLabel for classification).
+    /// </summary>
+    /// <exception cref="ArgumentException">A column is missing or has the wrong type.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var features = FindShape(inputSchema, _options.FeatureColumnName, "feature", nameof(_options.FeatureColumnName));
+        if (features.Kind != SchemaShape.Column.VectorKind.Vector || features.ItemType != NumberDataViewType.Single)
+            throw new ArgumentException(
+                $"Column '{features.Name}' (the feature column) is {Describe(features)}; expected a known-size vector of Single (Vector<Single, n>). Use Concatenate to build it.",
+                nameof(_options.FeatureColumnName));
+        var label = FindShape(inputSchema, _options.LabelColumnName, "label", nameof(_options.LabelColumnName));
+        if (_options.ExampleWeightColumnName is { } w)
+        {
+            var weight = FindShape(inputSchema, w, "example weight", nameof(_options.ExampleWeightColumnName));
+            if (weight.Kind != SchemaShape.Column.VectorKind.Scalar || weight.ItemType != NumberDataViewType.Single)
+                throw new ArgumentException($"Column '{w}' (the example weight column) is {Describe(weight)}; expected Single.", nameof(_options.ExampleWeightColumnName));
+        }
+
+        DataViewType labelType = label.Kind switch
+        {
+            SchemaShape.Column.VectorKind.Scalar when label.IsKey =>
+                label.ItemType is KeyDataViewType { Count: >= 2 } kt ? kt : new KeyDataViewType(typeof(uint), 2),
+            SchemaShape.Column.VectorKind.Scalar => label.ItemType,
+            SchemaShape.Column.VectorKind.Vector when label.ItemType is PrimitiveDataViewType p => new VectorDataViewType(p, 1),
+            _ => new VectorDataViewType(label.ItemType as PrimitiveDataViewType ?? NumberDataViewType.Single),
+        };
+        var (task, k) = ColumnBinding.ResolveTask(label.Name, labelType, _options.Task);
+        bool vectorOutput = task == BackpropTask.MulticlassClassification || label.Kind != SchemaShape.Column.VectorKind.Scalar;
+
+        DataViewSchema.Annotations? labelAnnotations = null;
+        string[] classNames = [];
+        if (task == BackpropTask.MulticlassClassification)
+        {
+            var kv = label.Annotations.FirstOrDefault(a => a.Name == "KeyValues");
+            if (kv.Name is not null && kv.ItemType is PrimitiveDataViewType item)
+            {
+                var builder = new DataViewSchema.Annotations.Builder();
+                var method = typeof(BackpropTrainer).GetMethod(nameof(EmptyVectorGetter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                    .MakeGenericMethod(item.RawType);
+                builder.Add("KeyValues", new VectorDataViewType(item, k), (Delegate)method.Invoke(null, null)!);
+                labelAnnotations = builder.ToAnnotations();
+                classNames = Enumerable.Range(0, k).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+            }
+        }
+        var schemaBuilder = new DataViewSchema.Builder();
+        OutputSchema.AddColumns(schemaBuilder, task, k, vectorOutput, labelAnnotations, classNames);
+        return SchemaShapes.Merge(inputSchema, SchemaShapes.FromSchema(schemaBuilder.ToSchema()));
+    }
+
+    private static ValueGetter<VBuffer<T>> EmptyVectorGetter<T>() => (ref VBuffer<T> v) => v = default!;
+
+    private static SchemaShape.Column FindShape(SchemaShape shape, string name, string what, string option)
+    {
+        if (string.IsNullOrEmpty(name)) throw new ArgumentException($"The {what} column name ({option}) must not be empty.", option);
+        var found = shape.LastOrDefault(c => c.Name == name);
+        if (found.Name is null)
+            throw new ArgumentOutOfRangeException(option,
+                $"Column '{name}' (the {what} column) was not found in the input. Its columns are: {string.Join(", ", shape.Select(c => $"'{c.Name}'"))}.");
+        return found;
+    }
+
+    private static string Describe(SchemaShape.Column c) => c.Kind switch
+    {
+        SchemaShape.Column.VectorKind.Scalar => c.IsKey ? "a key" : c.ItemType.ToString() ?? "?",
+        SchemaShape.Column.VectorKind.Vector => $"a vector of {c.ItemType}",
+        _ => $"a variable-size vector of {c.ItemType}",
+    };
+
+    private static void Validate(BackpropTrainerOptions o)
+    {
+        if (o.HiddenLayers is null) throw new ArgumentNullException(nameof(o.HiddenLayers), "The option HiddenLayers must not be null (use an empty array for no hidden layer).");
+        for (int i = 0; i < o.HiddenLayers.Length; i++)
+            if (o.HiddenLayers[i] < 1)
+                throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), o.HiddenLayers[i], $"The option HiddenLayers[{i}] = {o.HiddenLayers[i]} must be at least 1.");
+        if (!Enum.IsDefined(o.Task)) throw new ArgumentOutOfRangeException(nameof(o.Task), o.Task, $"The option Task = {o.Task} is not a defined task.");
+        if (!Enum.IsDefined(o.Activation) || o.Activation == Activation.Softmax)
+            throw new ArgumentOutOfRangeException(nameof(o.Activation), o.Activation, $"The option Activation = {o.Activation} is not a hidden-layer activation.");
+        if (o.OutputActivation is { } oa && !Enum.IsDefined(oa))
+            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation.");
+        if (o.LbfgsMaxRows < 0) throw new ArgumentOutOfRangeException(nameof(o.LbfgsMaxRows), o.LbfgsMaxRows, $"The option LbfgsMaxRows = {o.LbfgsMaxRows} must be non-negative.");
+        if (string.IsNullOrEmpty(o.LabelColumnName)) throw new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName));
+        if (string.IsNullOrEmpty(o.FeatureColumnName)) throw new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName));
+        ToCoreOptions(o, 1000, o.Loss ?? LossFunction.SquaredError, null).Validate();
+    }
+
+    private static TrainingOptions ToCoreOptions(BackpropTrainerOptions o, int rows, LossFunction loss, IChannel? ch)
+    {
+        int? batch = o.BatchSize;
+        if (batch is null && o.Optimizer is null or OptimizerKind.Adam or OptimizerKind.Sgd)
+            batch = Math.Clamp(rows / 50, 16, 256);
+        var user = o.EpochCompleted;
+        return new TrainingOptions
+        {
+            Loss = loss,
+            L2Regularization = o.L2Regularization,
+            L1Regularization = o.L1Regularization,
+            Optimizer = o.Optimizer ?? OptimizerKind.Adam,
+            LearningRate = o.LearningRate,
+            Momentum = o.Momentum,
+            Nesterov = o.Nesterov,
+            Beta1 = o.Beta1,
+            Beta2 = o.Beta2,
+            Epsilon = o.Epsilon,
+            LbfgsMemory = o.LbfgsMemory,
+            BatchSize = batch,
+            MaxEpochs = o.MaxEpochs,
+            MaxGradientEvaluations = o.MaxGradientEvaluations,
+            Tolerance = o.Tolerance,
+            NoImprovementEpochs = o.NoImprovementEpochs,
+            LearningRateSchedule = o.LearningRateSchedule,
+            PowerT = o.PowerT,
+            AdaptiveDivisor = o.AdaptiveDivisor,
+            EarlyStopping = o.EarlyStopping ?? true,
+            ValidationFraction = o.ValidationFraction,
+            EarlyStoppingPatience = o.EarlyStoppingPatience,
+            Shuffle = o.Shuffle,
+            Seed = o.Seed ?? 0,
+            NumberOfThreads = o.NumberOfThreads,
+            DivergenceBackoff = o.DivergenceBackoff,
+            EpochCompleted = ch is null ? user : r =>
+            {
+                ch.Info(MessageSensitivity.None, FormatEpoch(r));
+                user?.Invoke(r);
+            },
+        };
+    }
+
+    private static string FormatEpoch(EpochRecord r)
+    {
+        var s = string.Create(CultureInfo.InvariantCulture, $"Backprop epoch {r.Epoch}: training loss {r.TrainingLoss:G6}");
+        if (r.ValidationLoss is { } vl) s += string.Create(CultureInfo.InvariantCulture, $", validation loss {vl:G6}");
+        if (r.ValidationAccuracy is { } va) s += string.Create(CultureInfo.InvariantCulture, $", validation accuracy {va:F4}");
+        return s + string.Create(CultureInfo.InvariantCulture, $", {r.Elapsed.TotalSeconds:F2} s.");
+    }
+
+    /// <summary>Per-target (example-weighted) mean and standard deviation; scale 1 where the target is constant or not standardized.</summary>
+    private static (float[] Mean, float[] Scale) TargetStatistics(TrainingSetReader data, int k, bool standardize)
+    {
+        var mean = new float[k];
+        var scale = new float[k];
+        var w = data.Weights;
+        for (int j = 0; j < k; j++)
+        {
+            if (!standardize) { scale[j] = 1; continue; }
+            double sumW = 0, sum = 0, sumSq = 0;
+            for (int i = 0; i < data.Count; i++)
+            {
+                double wi = w?[i] ?? 1;
+                sumW += wi;
+                sum += wi * data.Targets[i * k + j];
+            }
+            double mu = sum / sumW;
+            for (int i = 0; i < data.Count; i++)
+            {
+                double d = data.Targets[i * k + j] - mu;
+                sumSq += (w?[i] ?? 1) * d * d;
+            }
+            double sd = Math.Sqrt(sumSq / sumW);
+            mean[j] = (float)mu;
+            scale[j] = sd > 1e-12 && double.IsFinite(sd) ? (float)sd : 1;
+        }
+        return (mean, scale);
+    }
+
+    private static void Standardize(float[] targets, float[] mean, float[] scale)
+    {
+        int k = mean.Length;
+        for (int i = 0; i < targets.Length; i++) targets[i] = (targets[i] - mean[i % k]) / scale[i % k];
+    }
+
+    private static TrainingData<float> ToTrainingData(TrainingSetReader r) => r.IsSparse
+        ? TrainingData<float>.FromSparse(r.RowStart!, r.Indices!, r.Values!, r.FeatureCount, r.Targets, r.TargetCount, r.Weights)
+        : TrainingData<float>.FromDense(r.Dense!, r.FeatureCount, r.Targets, r.TargetCount, r.Weights);
+}

@@ -1,0 +1,71 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetBackprop.Core;
+
+namespace MLNetBackprop;
+
+/// <summary>
+/// A trained backpropagation model inside an ML.NET pipeline. Adds the output columns ML.NET's own trainers add —
+/// binary: Score (the logit), Probability, PredictedLabel; multiclass: Score (class probabilities, with SlotNames) and
+/// PredictedLabel (key, with the label's KeyValues); regression: Score — so Evaluate, CrossValidate,
+/// prediction engines, MapKeyToValue and permutation feature importance work. Safe to score from many threads.
+/// </summary>
+public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<BackpropModelParameters>
+{
+    internal BackpropTransformer(BackpropModelParameters model, BackpropTrainerOptions options, TrainingHistory history,
+        string featureColumnName, string labelColumnName, DataViewSchema.Annotations? labelAnnotations)
+    {
+        Model = model;
+        Options = options;
+        History = history;
+        FeatureColumnName = featureColumnName;
+        LabelColumnName = labelColumnName;
+        LabelAnnotations = labelAnnotations;
+        FeatureColumnType = new VectorDataViewType(NumberDataViewType.Single, model.InputSize);
+    }
+
+    /// <summary>The trained network and its target scaling.</summary>
+    public BackpropModelParameters Model { get; }
+
+    /// <summary>A copy of the options the model was trained with (with the task resolved and the seed that was used).</summary>
+    public BackpropTrainerOptions Options { get; }
+
+    /// <summary>Loss per epoch, the epoch whose weights the model holds, and why training stopped.</summary>
+    public TrainingHistory History { get; }
+
+    /// <summary>The task the model solves.</summary>
+    public BackpropTask Task => Model.Task;
+
+    /// <summary>The feature column the model reads.</summary>
+    public string FeatureColumnName { get; }
+
+    /// <summary>The feature column's type: a vector of <see cref="BackpropModelParameters.InputSize"/> Single.</summary>
+    public DataViewType FeatureColumnType { get; }
+
+    /// <summary>The label column the model was trained on.</summary>
+    public string LabelColumnName { get; }
+
+    internal DataViewSchema.Annotations? LabelAnnotations { get; }
+
+    /// <summary>True: the model maps each row on its own, so prediction engines work.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema plus the output columns.</summary>
+    /// <exception cref="ArgumentException">The feature column is missing or has the wrong type or size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => new ScoringSchema(this, inputSchema).Output;
+
+    /// <summary>A row-to-row mapper for <paramref name="inputSchema"/> (used by prediction engines).</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BackpropRowMapper(new ScoringSchema(this, inputSchema));
+
+    /// <summary>Scores <paramref name="input"/> lazily: the output columns are computed as rows are read.</summary>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new ScoredDataView(new ScoringSchema(this, input.Schema), input);
+    }
+
+    /// <summary>Not supported yet: saving backpropagation models is a separate feature.</summary>
+    /// <exception cref="NotSupportedException">Always.</exception>
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        throw new NotSupportedException("Saving backpropagation models with mlContext.Model.Save is not supported yet.");
+}

@@ -1,0 +1,34 @@
+using System.Reflection;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace MLNetBackprop;
+
+/// <summary>
+/// Reaches the host environment behind ML.NET's trainer catalogs and the cancellation flag behind
+/// <c>MLContext.CancelExecution()</c>. ML.NET 5.0.1 exposes neither publicly (the catalog's environment sits behind
+/// the internal IInternalCatalog interface, the flag behind the internal ICancelable), so both are read by
+/// reflection, once, and fail soft or with a clear message if a later ML.NET version renames them.
+/// </summary>
+internal static class CatalogEnvironment
+{
+    private static readonly PropertyInfo? EnvironmentProperty =
+        typeof(TrainCatalogBase).Assembly.GetType("Microsoft.ML.Data.IInternalCatalog")?.GetProperty("Environment");
+
+    private static readonly Type? CancelableType = typeof(IHostEnvironment).Assembly.GetType("Microsoft.ML.Runtime.ICancelable");
+
+    private static readonly PropertyInfo? IsCanceledProperty = CancelableType?.GetProperty("IsCanceled");
+
+    /// <summary>The environment (the MLContext's) a trainer catalog was made from.</summary>
+    public static IHostEnvironment Get(TrainCatalogBase.CatalogInstantiatorBase catalog)
+    {
+        if (EnvironmentProperty?.GetValue(catalog) is IHostEnvironment env) return env;
+        throw new InvalidOperationException(
+            "Could not reach the MLContext behind this ML.NET trainer catalog (this ML.NET version is not supported); use mlContext.Backprop().Trainer(...) instead.");
+    }
+
+    /// <summary>True when <paramref name="environment"/> (an MLContext's host) has been canceled; false when it cannot tell.</summary>
+    public static bool IsCanceled(object environment) =>
+        CancelableType is not null && IsCanceledProperty is not null && CancelableType.IsInstanceOfType(environment)
+        && IsCanceledProperty.GetValue(environment) is true;
+}
