@@ -75,8 +75,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
 
         var task = cols.Task;
         bool vectorOutput = task == BackpropTask.MulticlassClassification || cols.Label.Type is VectorDataViewType;
-        var train = TrainingSetReader.Read(trainData, cols, "training data", cts.Token);
-        var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token);
+        var train = TrainingSetReader.Read(trainData, cols, "training data", cts.Token, o.SkipInvalidRows);
+        var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token, o.SkipInvalidRows);
 
         int k = cols.OutputCount;
         float[] mean = [], scale = [];
@@ -117,6 +117,10 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var trainingData = ToTrainingData(train);
         var validationSet = validation is null ? null : ToTrainingData(validation);
         using var ch = _host.Start("Backprop");
+        foreach (var (reader, role) in new[] { (train, "training data"), (validation, "validation data") })
+            if (reader is { Skipped: > 0 })
+                ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+                    $"Backprop: skipped {reader.Skipped} invalid row(s) of the {role}, kept {reader.Count}. First: {reader.FirstSkipReason}"));
         o.Optimizer ??= trainingData.Count <= o.LbfgsMaxRows ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
         o.EarlyStopping ??= validationSet is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
         var coreOptions = ToCoreOptions(o, trainingData.Count, loss, ch);
@@ -130,14 +134,27 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {trainingData.Count} training rows ({(train.IsSparse ? "sparse" : "dense")}), " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
 
-        var result = NetworkTrainer.Train(network, trainingData, coreOptions, validationSet, cts.Token);
+        TrainingResult<float> result;
+        try
+        {
+            result = NetworkTrainer.Train(network, trainingData, coreOptions, validationSet, cts.Token);
+        }
+        catch (TrainingCanceledException<float> canceled)
+        {
+            ch.Info(MessageSensitivity.None, $"Backprop: canceled after {canceled.PartialResult.History.Epochs.Count} epochs.");
+            throw new BackpropCanceledException(Wrap(canceled.PartialResult), canceled.CancellationToken);
+        }
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
             $"Backprop: stopped after {result.History.Epochs.Count} epochs ({result.History.StopReason}); the model holds epoch {result.History.BestEpoch}."));
+        return Wrap(result);
 
-        string[] classNames = task == BackpropTask.MulticlassClassification ? OutputSchema.ClassNames(cols.Label, k) : [];
-        var model = new BackpropModelParameters(task, result.Network, mean, scale, classNames, vectorOutput);
-        return new BackpropTransformer(model, o, result.History, cols.Features.Name, cols.Label.Name,
-            task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null);
+        BackpropTransformer Wrap(TrainingResult<float> r)
+        {
+            string[] classNames = task == BackpropTask.MulticlassClassification ? OutputSchema.ClassNames(cols.Label, k) : [];
+            var model = new BackpropModelParameters(task, r.Network, mean, scale, classNames, vectorOutput);
+            return new BackpropTransformer(model, o, r.History, cols.Features.Name, cols.Label.Name,
+                task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null);
+        }
     }
 
     /// <summary>

@@ -165,6 +165,13 @@ public sealed class BackpropTrainerOptions
     /// </summary>
     public bool DivergenceBackoff { get; set; } = true;
 
+    /// <summary>
+    /// Drop training and validation rows whose features, label or weight are NaN, infinite, a missing key or a negative
+    /// weight, instead of throwing; the number dropped and the first problem are written to MLContext.Log. Default
+    /// false: such a row stops Fit with an exception that names the column, the row and the slot.
+    /// </summary>
+    public bool SkipInvalidRows { get; set; }
+
     /// <summary>Cancels training (checked before every mini-batch), as <c>MLContext.CancelExecution()</c> does. Default none.</summary>
     public CancellationToken CancellationToken { get; set; }
 

@@ -21,20 +21,31 @@ internal sealed class TrainingSetReader
     public float[]? Weights { get; private set; }
     public bool IsSparse => RowStart is not null;
 
+    /// <summary>Rows dropped because a value was invalid (only with <c>skipInvalidRows</c>).</summary>
+    public long Skipped { get; private set; }
+
+    /// <summary>The first dropped row's problem, for the log.</summary>
+    public string? FirstSkipReason { get; private set; }
+
     private TrainingSetReader(int featureCount, int targetCount)
     {
         FeatureCount = featureCount;
         TargetCount = targetCount;
     }
 
-    public static TrainingSetReader Read(IDataView data, ColumnBinding cols, string role, CancellationToken ct)
+    /// <summary>
+    /// Reads every row. A NaN or infinite feature, label or weight, a missing key label or a negative weight throws an
+    /// <see cref="InvalidOperationException"/> naming the column, row and slot, or with <paramref name="skipInvalidRows"/>
+    /// drops the row and counts it in <see cref="Skipped"/>.
+    /// </summary>
+    public static TrainingSetReader Read(IDataView data, ColumnBinding cols, string role, CancellationToken ct, bool skipInvalidRows = false)
     {
         var reader = new TrainingSetReader(cols.FeatureCount, cols.OutputCount);
-        reader.ReadAll(data, cols, role, ct);
+        reader.ReadAll(data, cols, role, ct, skipInvalidRows);
         return reader;
     }
 
-    private void ReadAll(IDataView data, ColumnBinding cols, string role, CancellationToken ct)
+    private void ReadAll(IDataView data, ColumnBinding cols, string role, CancellationToken ct, bool skip)
     {
         int n = FeatureCount, k = TargetCount;
         var needed = new List<DataViewSchema.Column> { cols.Features, cols.Label };
@@ -60,19 +71,31 @@ internal sealed class TrainingSetReader
             featureGetter(ref features);
             if (features.Length != n)
                 throw new InvalidOperationException($"Column '{fname}' row {row} has {features.Length} slots; the column type says {n}.");
+            // Validate the whole row (features, label, weight) before keeping any of it, so a skipped row leaves no trace.
+            string? problem = CheckFeatures(features, fname, row, role) ?? labelReader(row, target);
+            float wt = 1;
+            if (problem is null && weightGetter is not null)
+            {
+                weightGetter(ref wt);
+                if (!float.IsFinite(wt) || wt < 0)
+                    problem = $"Column '{cols.Weight!.Value.Name}' row {row} is {wt.ToString(System.Globalization.CultureInfo.InvariantCulture)} in the {role}; example weights must be finite and non-negative.";
+            }
+            if (problem is not null)
+            {
+                if (!skip) throw new InvalidOperationException(problem + " Set SkipInvalidRows to drop such rows instead.");
+                Skipped++;
+                FirstSkipReason ??= problem;
+                continue;
+            }
+
             var vals = features.GetValues();
             if (features.IsDense)
             {
-                for (int j = 0; j < vals.Length; j++)
-                    if (!float.IsFinite(vals[j])) throw NonFinite(fname, row, j, vals[j], role);
                 if (rowStart is null) dense.AddRange(vals);
                 else AppendSparse(vals, null);
             }
             else
             {
-                var idx = features.GetIndices();
-                for (int j = 0; j < vals.Length; j++)
-                    if (!float.IsFinite(vals[j])) throw NonFinite(fname, row, idx[j], vals[j], role);
                 if (rowStart is null)
                 {
                     // The first sparse row: move the dense rows read so far into compressed-row form.
@@ -83,23 +106,20 @@ internal sealed class TrainingSetReader
                     for (int r = 0; r < Count; r++) AppendSparse(denseSpan.Slice(r * n, n), null);
                     dense.Clear();
                 }
-                AppendSparse(vals, idx);
+                AppendSparse(vals, features.GetIndices());
             }
-
-            labelReader(row, target);
             targets.AddRange(target);
-            if (weightGetter is not null)
-            {
-                float wt = 0;
-                weightGetter(ref wt);
-                if (!float.IsFinite(wt) || wt < 0)
-                    throw new InvalidOperationException($"Column '{cols.Weight!.Value.Name}' row {row} is {wt} in the {role}; example weights must be finite and non-negative.");
-                weights!.Add(wt);
-            }
+            weights?.Add(wt);
             Count++;
         }
         if (Count == 0)
-            throw new ArgumentException($"The {role} has no rows; the trainer needs at least one.", nameof(data));
+            throw new ArgumentException(Skipped == 0
+                ? $"The {role} has no rows; the trainer needs at least one."
+                : $"All {Skipped} rows of the {role} were invalid and skipped; the first: {FirstSkipReason}", nameof(data));
+        if (cols.Task == BackpropTask.BinaryClassification && targets.Count > 0 && targets.TrueForAll(t => t == targets[0]))
+            throw new ArgumentException(
+                $"Column '{cols.Label.Name}' (the label column) has only one class in the {role} (every row is {(targets[0] > 0 ? "positive" : "negative")}); binary classification needs both.",
+                nameof(data));
         if (weights is not null && weights.Sum() <= 0)
             throw new ArgumentException($"Column '{cols.Weight!.Value.Name}': the example weights of the {role} sum to zero.", nameof(data));
 
@@ -126,11 +146,22 @@ internal sealed class TrainingSetReader
         }
     }
 
-    private static InvalidOperationException NonFinite(string column, long row, int slot, float value, string role) =>
-        new($"Column '{column}' row {row} slot {slot} is {(float.IsNaN(value) ? "NaN" : value.ToString(System.Globalization.CultureInfo.InvariantCulture))} in the {role}; " +
-            "features must be finite (impute missing values, e.g. with ReplaceMissingValues).");
+    private static string? CheckFeatures(in VBuffer<float> features, string column, long row, string role)
+    {
+        var vals = features.GetValues();
+        var idx = features.IsDense ? default : features.GetIndices();
+        for (int j = 0; j < vals.Length; j++)
+            if (!float.IsFinite(vals[j]))
+                return NonFinite(column, row, features.IsDense ? j : idx[j], vals[j], role);
+        return null;
+    }
 
-    private delegate void LabelReader(long row, float[] target);
+    private static string NonFinite(string column, long row, int slot, float value, string role) =>
+        $"Column '{column}' row {row} slot {slot} is {(float.IsNaN(value) ? "NaN" : value.ToString(System.Globalization.CultureInfo.InvariantCulture))} in the {role}; " +
+        "features must be finite (impute missing values, e.g. with ReplaceMissingValues).";
+
+    /// <summary>Reads the current row's label into the target vector; returns a description of the problem, or null.</summary>
+    private delegate string? LabelReader(long row, float[] target);
 
     private static LabelReader MakeLabelReader(DataViewRowCursor cursor, ColumnBinding cols)
     {
@@ -143,7 +174,7 @@ internal sealed class TrainingSetReader
             {
                 var g = cursor.GetGetter<bool>(label);
                 bool v = false;
-                return (row, t) => { g(ref v); t[0] = v ? 1 : 0; };
+                return (row, t) => { g(ref v); t[0] = v ? 1 : 0; return null; };
             }
             case BackpropTask.BinaryClassification:
             {
@@ -152,8 +183,9 @@ internal sealed class TrainingSetReader
                 return (row, t) =>
                 {
                     g(ref v);
-                    if (float.IsNaN(v)) throw new InvalidOperationException($"Column '{name}' (the label) row {row} is NaN.");
+                    if (float.IsNaN(v)) return $"Column '{name}' (the label) row {row} is NaN.";
                     t[0] = v > 0 ? 1 : 0;
+                    return null;
                 };
             }
             case BackpropTask.MulticlassClassification:
@@ -164,11 +196,12 @@ internal sealed class TrainingSetReader
                 {
                     g(ref v);
                     if (v == 0 || v > k)
-                        throw new InvalidOperationException(v == 0
+                        return v == 0
                             ? $"Column '{name}' (the label) row {row} is a missing key value; filter or impute such rows."
-                            : $"Column '{name}' (the label) row {row} has key {v}, outside 1..{k}.");
+                            : $"Column '{name}' (the label) row {row} has key {v}, outside 1..{k}.";
                     Array.Clear(t);
                     t[v - 1] = 1;
+                    return null;
                 };
             }
             case BackpropTask.Regression when k == 1 && label.Type is not VectorDataViewType:
@@ -178,8 +211,9 @@ internal sealed class TrainingSetReader
                 return (row, t) =>
                 {
                     g(ref v);
-                    if (!float.IsFinite(v)) throw new InvalidOperationException($"Column '{name}' (the label) row {row} is {v}; regression targets must be finite.");
+                    if (!float.IsFinite(v)) return $"Column '{name}' (the label) row {row} is {v}; regression targets must be finite.";
                     t[0] = v;
+                    return null;
                 };
             }
             default:
@@ -193,7 +227,8 @@ internal sealed class TrainingSetReader
                     v.CopyTo(t);
                     for (int j = 0; j < k; j++)
                         if (!float.IsFinite(t[j]))
-                            throw new InvalidOperationException($"Column '{name}' (the label) row {row} slot {j} is {t[j]}; regression targets must be finite.");
+                            return $"Column '{name}' (the label) row {row} slot {j} is {t[j]}; regression targets must be finite.";
+                    return null;
                 };
             }
         }

@@ -217,7 +217,7 @@ public sealed class BehaviourTests
         ml2.Log += (_, e) => { if (e.Message.Contains("Backprop epoch", StringComparison.Ordinal) && ++epochs == 3) CancelExecution(ml2); };
         var ex = Assert.ThrowsAny<OperationCanceledException>(() => pipeline2.Fit(data2));
         Assert.Equal(3, epochs);
-        Assert.IsType<TrainingCanceledException<float>>(ex);
+        Assert.Equal(3, Assert.IsType<BackpropCanceledException>(ex).PartialModel.History.Epochs.Count);
     }
 
     [Fact]
@@ -232,6 +232,12 @@ public sealed class BehaviourTests
         var ml = new MLContext(seed: 1);
         var (data, pipeline) = IrisPipeline(ml, options);
         var ex = Assert.ThrowsAny<OperationCanceledException>(() => pipeline.Fit(data));
-        Assert.Equal(5, ((TrainingCanceledException<float>)ex).PartialResult.History.Epochs.Count);
+        var partial = Assert.IsType<BackpropCanceledException>(ex).PartialModel;
+        Assert.Equal(5, partial.History.Epochs.Count);
+        // The partial model is usable: it scores every row with finite values.
+        var featurized = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.NormalizeMeanVariance("Features")).Fit(data).Transform(data);
+        var scores = partial.Transform(featurized).GetColumn<float[]>("Score").ToArray();
+        Assert.Equal(150, scores.Length);
+        Assert.All(scores, row => Assert.All(row, v => Assert.True(float.IsFinite(v))));
     }
 }

@@ -1,0 +1,282 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetBackprop.Core;
+using MLNetBackprop.Core.Optimizers;
+
+namespace MLNetBackprop.Tests;
+
+/// <summary>
+/// Bad rows, one-class labels, wrong weight types, divergence, cancellation and concurrency never lose a model,
+/// corrupt one, or crash.
+/// </summary>
+public sealed class ReliabilityTests
+{
+    public sealed class Row
+    {
+        public bool Label { get; set; }
+
+        [VectorType(4)]
+        public float[] Features { get; set; } = [];
+
+        public float Weight { get; set; } = 1;
+    }
+
+    public sealed class Prediction
+    {
+        public float Score { get; set; }
+        public float Probability { get; set; }
+        public bool PredictedLabel { get; set; }
+    }
+
+    private static List<Row> Rows(int n, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ =>
+        {
+            var f = new float[4];
+            for (int j = 0; j < 4; j++) f[j] = (float)(rng.NextDouble() * 2 - 1);
+            return new Row { Features = f, Label = f[0] * f[1] + 0.3f * f[2] > 0 };
+        }).ToList();
+    }
+
+    private static BackpropTrainerOptions Small() => new() { HiddenLayers = [8], MaxEpochs = 40, Optimizer = OptimizerKind.Adam, BatchSize = 16, EarlyStopping = false, LearningRate = 0.01 };
+
+    [Fact]
+    public void InvalidRowsStopFitWithTheRowAndColumn_OrAreSkippedAndCountedInTheLog()
+    {
+        var rows = Rows(200, 1);
+        var dirty = rows.Select(r => new Row { Features = (float[])r.Features.Clone(), Label = r.Label, Weight = r.Weight }).ToList();
+        dirty[17].Features[2] = float.NaN;
+        dirty[60].Features[0] = float.PositiveInfinity;
+        dirty[61].Weight = float.NaN;
+        var opts = Small();
+        opts.ExampleWeightColumnName = "Weight";
+
+        var ml = new MLContext(seed: 3);
+        var e = Assert.Throws<InvalidOperationException>(() => ml.BinaryClassification.Trainers.Backprop(opts).Fit(ml.Data.LoadFromEnumerable(dirty)));
+        Assert.Contains("Column 'Features' row 17 slot 2 is NaN", e.Message);
+        Assert.Contains("SkipInvalidRows", e.Message);
+
+        // Skipping: the model equals one trained on the clean rows alone, and the log says how many were dropped.
+        var log = new List<string>();
+        var mlSkip = new MLContext(seed: 3);
+        mlSkip.Log += (_, m) => { if (m.Message.Contains("skipped", StringComparison.Ordinal)) log.Add(m.Message); };
+        opts.SkipInvalidRows = true;
+        var skipped = mlSkip.BinaryClassification.Trainers.Backprop(opts).Fit(mlSkip.Data.LoadFromEnumerable(dirty));
+        var clean = dirty.Where((_, i) => i is not (17 or 60 or 61)).ToList();
+        var mlClean = new MLContext(seed: 3);
+        var reference = mlClean.BinaryClassification.Trainers.Backprop(opts).Fit(mlClean.Data.LoadFromEnumerable(clean));
+        var probe = mlClean.Data.LoadFromEnumerable(clean);
+        Assert.Equal(reference.Transform(probe).GetColumn<float>("Score").ToArray(), skipped.Transform(probe).GetColumn<float>("Score").ToArray());
+        Assert.Single(log);
+        Assert.Contains("skipped 3 invalid row(s) of the training data, kept 197", log[0]);
+        Assert.Contains("row 17", log[0]);
+    }
+
+    [Fact]
+    public void AllRowsInvalidWithSkippingIsAnEmptyDataError()
+    {
+        var rows = Rows(5, 2);
+        foreach (var r in rows) r.Features[0] = float.NaN;
+        var opts = Small();
+        opts.SkipInvalidRows = true;
+        var ml = new MLContext(1);
+        var e = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.Backprop(opts).Fit(ml.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("All 5 rows of the training data were invalid", e.Message);
+    }
+
+    [Fact]
+    public void BinaryLabelWithOneClassIsRefusedByName()
+    {
+        var rows = Rows(30, 3);
+        foreach (var r in rows) r.Label = true;
+        var ml = new MLContext(1);
+        var e = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.Backprop(Small()).Fit(ml.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("Column 'Label'", e.Message);
+        Assert.Contains("only one class", e.Message);
+    }
+
+    public sealed class KeyRow
+    {
+        public string Label { get; set; } = "";
+
+        [VectorType(2)]
+        public float[] Features { get; set; } = [];
+    }
+
+    [Fact]
+    public void KeyLabelWithOneClassIsRefusedAtSchemaAndFitTime()
+    {
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 10).Select(i => new KeyRow { Label = "only", Features = [i, -i] }).ToList());
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var trainer = ml.MulticlassClassification.Trainers.Backprop(Small());
+        var e1 = Assert.Throws<ArgumentException>(() => trainer.Fit(keyed));
+        Assert.Contains("Column 'Label'", e1.Message);
+        Assert.Contains("1 values", e1.Message);
+    }
+
+    public sealed class DoubleWeightRow
+    {
+        public bool Label { get; set; }
+
+        [VectorType(2)]
+        public float[] Features { get; set; } = [];
+
+        public double Weight { get; set; }
+    }
+
+    [Fact]
+    public void WeightColumnOfTheWrongTypeIsNamedWithTheExpectedType()
+    {
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new DoubleWeightRow { Label = true, Features = [1, 2], Weight = 1 } });
+        var opts = Small();
+        opts.ExampleWeightColumnName = "Weight";
+        var e = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.Backprop(opts).Fit(data));
+        Assert.Contains("Column 'Weight' (the example weight column)", e.Message);
+        Assert.Contains("expected Single", e.Message);
+        Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.Backprop(opts).GetOutputSchema(SchemaShapes.FromSchema(data.Schema)));
+    }
+
+    public sealed class RegressionRow
+    {
+        public float Label { get; set; }
+
+        [VectorType(3)]
+        public float[] Features { get; set; } = [];
+    }
+
+    [Fact]
+    public void ExplodingLearningRateThrowsWithoutBackoffAndYieldsAFiniteModelWithIt()
+    {
+        var rng = new Random(4);
+        var rows = Enumerable.Range(0, 100).Select(_ =>
+        {
+            var f = new[] { (float)rng.NextDouble() * 100, (float)rng.NextDouble() * 100, (float)rng.NextDouble() * 100 };
+            return new RegressionRow { Features = f, Label = 3 * f[0] - 2 * f[1] + f[2] };
+        }).ToList();
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var opts = new BackpropTrainerOptions
+        {
+            HiddenLayers = [16], Activation = Activation.Relu, Optimizer = OptimizerKind.Sgd, LearningRate = 5, MaxEpochs = 30,
+            EarlyStopping = false, DivergenceBackoff = false, Tolerance = 0,
+        };
+        var e = Assert.Throws<TrainingDivergedException>(() => ml.Regression.Trainers.Backprop(opts).Fit(data));
+        Assert.Contains("learning rate", e.Message);
+
+        opts.DivergenceBackoff = true;
+        var model = ml.Regression.Trainers.Backprop(opts).Fit(data);
+        Assert.All(model.Transform(data).GetColumn<float>("Score"), s => Assert.True(float.IsFinite(s)));
+        for (int l = 0; l < model.Model.LayerSizes.Count - 1; l++)
+            Assert.All(model.Model.GetWeights(l), w => Assert.True(float.IsFinite(w)));
+    }
+
+    [Fact]
+    public void SixteenThreadsScoringTenThousandRowsGetExactlyTheSingleThreadedResults()
+    {
+        var ml = new MLContext(seed: 5);
+        var train = ml.Data.LoadFromEnumerable(Rows(500, 5));
+        var model = ml.BinaryClassification.Trainers.Backprop(Small()).Fit(train);
+        var probeRows = Rows(10_000, 6);
+        var probe = ml.Data.LoadFromEnumerable(probeRows);
+        var expected = model.Transform(probe).GetColumn<float>("Probability").ToArray();
+
+        var results = new float[16][];
+        var errors = new List<Exception>();
+        var threads = Enumerable.Range(0, 16).Select(t => new Thread(() =>
+        {
+            try
+            {
+                // Half the threads share one transform cursor source, half use their own prediction engine.
+                if (t % 2 == 0)
+                    results[t] = model.Transform(probe).GetColumn<float>("Probability").ToArray();
+                else
+                {
+                    var engine = ml.Model.CreatePredictionEngine<Row, Prediction>(model);
+                    results[t] = probeRows.Select(r => engine.Predict(r).Probability).ToArray();
+                }
+            }
+            catch (Exception ex)
+            {
+                lock (errors) errors.Add(ex);
+            }
+        })).ToList();
+        threads.ForEach(th => th.Start());
+        threads.ForEach(th => th.Join());
+        Assert.Empty(errors);
+        Assert.All(results, r => Assert.Equal(expected, r));
+    }
+
+    [Fact]
+    public void TwoModelsTrainedInParallelMatchTheSameModelsTrainedOneAfterTheOther()
+    {
+        float[] Train(int seed)
+        {
+            var ml = new MLContext(seed);
+            var data = ml.Data.LoadFromEnumerable(Rows(400, seed));
+            var opts = Small();
+            opts.HiddenLayers = [64];
+            return ml.BinaryClassification.Trainers.Backprop(opts).Fit(data).Transform(data).GetColumn<float>("Score").ToArray();
+        }
+        var a = Train(11);
+        var b = Train(12);
+        float[]? pa = null, pb = null;
+        Parallel.Invoke(() => pa = Train(11), () => pb = Train(12));
+        Assert.Equal(a, pa);
+        Assert.Equal(b, pb);
+        Assert.NotEqual(a, b);
+    }
+
+    [Fact]
+    public void CancellationWithEarlyStoppingHandsBackTheBestValidationModel()
+    {
+        using var cts = new CancellationTokenSource();
+        var opts = Small();
+        opts.MaxEpochs = 10_000;
+        opts.EarlyStopping = true;
+        opts.EarlyStoppingPatience = 10_000;
+        opts.CancellationToken = cts.Token;
+        opts.EpochCompleted = r => { if (r.Epoch == 8) cts.Cancel(); };
+        var ml = new MLContext(7);
+        var data = ml.Data.LoadFromEnumerable(Rows(300, 7));
+        var ex = Assert.Throws<BackpropCanceledException>(() => ml.BinaryClassification.Trainers.Backprop(opts).Fit(data));
+        var h = ex.PartialModel.History;
+        Assert.Equal(8, h.Epochs.Count);
+        Assert.Equal(h.Epochs.Min(e => e.ValidationLoss!.Value), h.Epochs[h.BestEpoch - 1].ValidationLoss);
+        Assert.All(ex.PartialModel.Transform(data).GetColumn<float>("Probability"), p => Assert.InRange(p, 0f, 1f));
+    }
+
+    public static TheoryData<string, Action<BackpropTrainerOptions>> BadOptions() => new()
+    {
+        { "HiddenLayers", o => o.HiddenLayers = [3, -1] },
+        { "Activation", o => o.Activation = Activation.Softmax },
+        { "L2Regularization", o => o.L2Regularization = -0.1 },
+        { "L1Regularization", o => o.L1Regularization = double.NaN },
+        { "LearningRate", o => o.LearningRate = 0 },
+        { "Momentum", o => o.Momentum = 1.2 },
+        { "BatchSize", o => o.BatchSize = 0 },
+        { "MaxEpochs", o => o.MaxEpochs = -3 },
+        { "Tolerance", o => o.Tolerance = -1 },
+        { "ValidationFraction", o => o.ValidationFraction = 0 },
+        { "EarlyStoppingPatience", o => o.EarlyStoppingPatience = 0 },
+        { "NumberOfThreads", o => o.NumberOfThreads = 0 },
+        { "Beta2", o => o.Beta2 = 1 },
+        { "LbfgsMemory", o => o.LbfgsMemory = 0 },
+        { "LbfgsMaxRows", o => o.LbfgsMaxRows = -1 },
+        { "Task", o => o.Task = (BackpropTask)99 },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOptions))]
+    public void EveryInvalidOptionIsRejectedBeforeTrainingWithItsName(string option, Action<BackpropTrainerOptions> spoil)
+    {
+        var opts = new BackpropTrainerOptions();
+        spoil(opts);
+        var ml = new MLContext(1);
+        var e = Assert.ThrowsAny<ArgumentException>(() => ml.Backprop().Trainer(opts));
+        Assert.Equal(option, e.ParamName);
+        Assert.Contains(option, e.Message);
+    }
+}
