@@ -1,0 +1,56 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Microsoft.ML;
+
+namespace MLNetBackprop.DependencyInjection;
+
+/// <summary>Further configuration of one <c>AddBackprop</c> registration.</summary>
+public sealed class BackpropBuilder
+{
+    internal BackpropBuilder(IServiceCollection services, string name)
+    {
+        Services = services;
+        Name = name;
+    }
+
+    /// <summary>The service collection.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>The options name of this registration (empty for the default).</summary>
+    public string Name { get; }
+
+    /// <summary>
+    /// Seeds the <see cref="MLContext"/> singleton that <c>AddBackprop</c> registers when the application has none
+    /// (an <see cref="MLContext"/> registered by the application is left as it is).
+    /// </summary>
+    public BackpropBuilder WithMLContextSeed(int seed)
+    {
+        Services.Configure<BackpropMLContextOptions>(o => o.Seed = seed);
+        return this;
+    }
+
+    /// <summary>Further configures these trainer options (applied after the ones given to <c>AddBackprop</c>).</summary>
+    public BackpropBuilder Configure(Action<BackpropTrainerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.Configure(Name, configure);
+        return this;
+    }
+
+    /// <summary>
+    /// Registers a pooled, thread-safe <see cref="IBackpropPredictionService{TInput, TOutput}"/> over the saved model at
+    /// <paramref name="modelPath"/> (any model <c>mlContext.Model.Load</c> reads), optionally reloading it when the file
+    /// changes. The service is a singleton; resolve it by its interface.
+    /// </summary>
+    public BackpropBuilder AddPredictionService<TInput, TOutput>(string modelPath, bool reloadOnChange = false)
+        where TInput : class
+        where TOutput : class, new()
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        Services.TryAddSingleton<IBackpropPredictionService<TInput, TOutput>>(sp =>
+            new BackpropPredictionService<TInput, TOutput>(sp.GetRequiredService<MLContext>(), modelPath, reloadOnChange,
+                sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()?.CreateLogger("MLNetBackprop.PredictionService")));
+        return this;
+    }
+}
