@@ -24,8 +24,16 @@ internal static class ActivationFunctions
             case Activation.LeakyRelu: LeakyRelu(z, a); break;
             case Activation.Identity: if (!z.Overlaps(a)) z.CopyTo(a); break;
             case Activation.Softmax:
+                // Stable form e^(z − max z) / Σ e^(z − max z): TensorPrimitives.SoftMax exponentiates z as it is, which
+                // overflows to ∞/∞ = NaN once a logit passes ~88 in float.
                 for (int r = 0; r < z.Length; r += width)
-                    TensorPrimitives.SoftMax(z.Slice(r, width), a.Slice(r, width));
+                {
+                    var zr = z.Slice(r, width);
+                    var ar = a.Slice(r, width);
+                    TensorPrimitives.Subtract(zr, TensorPrimitives.Max(zr), ar);
+                    TensorPrimitives.Exp(ar, ar);
+                    TensorPrimitives.Divide(ar, TensorPrimitives.Sum<T>(ar), ar);
+                }
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(f), f, "Unknown activation.");
         }

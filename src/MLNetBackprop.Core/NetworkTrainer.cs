@@ -54,6 +54,12 @@ public static class NetworkTrainer
         /// <summary>A cost this many times the first one counts as divergence even while it is still finite.</summary>
         private const double ExplosionFactor = 1e4;
 
+        /// <summary>
+        /// A cost above this counts as divergence whatever the first one was: the weights are then so large that
+        /// ordinary inputs overflow float arithmetic (seen with unnormalized features near float's range).
+        /// </summary>
+        private const double MaxCost = 1e30;
+
         private readonly NeuralNetwork<T> _net;
         private readonly TrainingData<T> _train;
         private readonly TrainingData<T>? _validation;
@@ -166,7 +172,7 @@ public static class NetworkTrainer
                     _evaluations++;
                     if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; break; }
                     if (double.IsNaN(_referenceLoss)) _referenceLoss = j;
-                    if (j > ExplosionFactor * _referenceLoss && _referenceLoss > 0)
+                    if ((j > ExplosionFactor * _referenceLoss && _referenceLoss > 0) || j > MaxCost)
                     {
                         failure = $"the cost J exploded from {_referenceLoss:G4} to {j:G4}";
                         break;
@@ -220,7 +226,8 @@ public static class NetworkTrainer
                 double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
                 _evaluations++;
                 for (int i = 0; i < n; i++) g[i] = double.CreateTruncating(gradient[i]);
-                return j;
+                // Past MaxCost the line search must treat the point as unusable, like an overflow.
+                return j > MaxCost ? double.PositiveInfinity : j;
             }
 
             Lbfgs solver;

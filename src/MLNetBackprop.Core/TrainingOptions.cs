@@ -98,7 +98,7 @@ public sealed class TrainingOptions
 
     /// <summary>
     /// Training diverges when the cost, the gradient or a weight becomes non-finite, or the cost grows to 10⁴ times
-    /// its first value. The network then goes back to the weights from the start of its lowest-loss epoch (the
+    /// its first value or past 10³⁰. The network then goes back to the weights from the start of its lowest-loss epoch (the
     /// initial weights if none). With this option the learning rate is then divided by 4 and training continues
     /// (at most 10 times); without it <see cref="TrainingDivergedException"/> is thrown. Default false.
     /// </summary>

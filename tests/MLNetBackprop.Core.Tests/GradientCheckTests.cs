@@ -27,7 +27,9 @@ public class GradientCheckTests
     [MemberData(nameof(Combinations))]
     public void BackpropAgreesWithFiniteDifferencesToOneInTenMillion(Activation hidden, Activation output, LossFunction loss, int reg)
     {
-        int seed = HashCode.Combine((int)hidden, (int)output, (int)loss, reg) & 0x7fffffff;
+        // A fixed seed per combination (HashCode.Combine is randomized per process, which made shapes change from run
+        // to run and, rarely, put a ReLU pre-activation within ε of its kink, where finite differences do not apply).
+        int seed = (((int)hidden * 31 + (int)output) * 31 + (int)loss) * 31 + reg + 1;
         var rng = new Random(seed);
         // Random shape: 1–2 hidden layers of 2–5 units, 1–6 inputs, 1–4 outputs (softmax needs 2), 1–7 rows.
         int inputs = rng.Next(1, 7), outputs = rng.Next(output == Activation.Softmax ? 2 : 1, 5), rows = rng.Next(1, 8);
@@ -42,7 +44,9 @@ public class GradientCheckTests
             var wl = net.Weights(l);
             for (int i = 0; i < wl.Length; i++) if (Math.Abs(wl[i]) < 1e-2) wl[i] = wl[i] < 0 ? -1e-2 : 1e-2;
         }
-        var x = TestData.Uniform(rng, rows * inputs, -2, 2);
+        // Inputs in [−1, 1], as after normalization. (Central differences err by about ε²/6 · ∂³J, which grows with the cube
+        // of the activations; with ε = 1e-4 and inputs up to ±2 one case in 160 reached 1.9e-7 through truncation alone.)
+        var x = TestData.Uniform(rng, rows * inputs, -1, 1);
         var y = TestData.Targets(rng, rows, outputs, loss, output);
         double[]? w = rng.Next(2) == 0 ? TestData.Uniform(rng, rows, 0.2, 3) : null;
         bool sparse = rng.Next(2) == 0;

@@ -87,6 +87,21 @@ public class NetworkTests
     }
 
     [Fact]
+    public void OutputActivationsStayFiniteForHugeLogits()
+    {
+        // Logits far beyond float's exp range (e^89 overflows) must give probabilities, not NaN.
+        var net = new NeuralNetwork<float>([1, 3], [Activation.Softmax]);
+        new float[] { 1000, 0, -1000 }.CopyTo(net.Weights(0));
+        var p = net.Predict([1f]);
+        Assert.Equal([1f, 0f, 0f], p);
+        Assert.Equal([0f, 0f, 1f], net.Predict([-1f]));
+        var sigmoid = new NeuralNetwork<float>([1, 1], [Activation.Sigmoid]);
+        sigmoid.Weights(0)[0] = 1000;
+        Assert.Equal(1f, sigmoid.Predict([1f])[0]);
+        Assert.Equal(0f, sigmoid.Predict([-1f])[0]);
+    }
+
+    [Fact]
     public void CloneIsDeepAndConvertKeepsTheShape()
     {
         var net = NeuralNetwork<float>.Create(4, [3], 2, seed: 1);

@@ -32,9 +32,10 @@ public sealed class FuzzTests(ITestOutputHelper output)
     public void RandomSchemasDataAndOptionsFailOnlyWithDocumentedExceptions()
     {
         int cases = int.TryParse(Environment.GetEnvironmentVariable("MLNETBACKPROP_FUZZ_CASES"), out int n) ? n : 150;
+        int first = int.TryParse(Environment.GetEnvironmentVariable("MLNETBACKPROP_FUZZ_FIRST"), out int f) ? f : 0; // to replay one case
         var clock = Stopwatch.StartNew();
         int trained = 0, refused = 0, run = 0;
-        for (int c = 0; c < cases && (cases > 150 || clock.Elapsed < TimeSpan.FromSeconds(30)); c++, run++)
+        for (int c = first; c < first + cases && (cases > 150 || clock.Elapsed < TimeSpan.FromSeconds(30)); c++, run++)
         {
             var rng = new Random(c);
             try
@@ -44,6 +45,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
             catch (Exception e) when (Documented(e))
             {
                 Assert.False(string.IsNullOrWhiteSpace(e.Message), $"case {c}: {e.GetType().Name} without a message");
+                if (cases == 1) output.WriteLine($"case {c}: {e.GetType().Name}: {e.Message}");
                 refused++;
             }
             catch (Exception e)
@@ -136,7 +138,10 @@ public sealed class FuzzTests(ITestOutputHelper output)
             bool nan;
             if (vector) { vectorGetter!(ref v); nan = v.DenseValues().Any(float.IsNaN); }
             else { scalarGetter!(ref s); nan = float.IsNaN(s); }
-            Assert.False(nan && !extreme[row], $"row {row} of ordinary values scored NaN");
+            Assert.False(nan && !extreme[row],
+                $"row {row} of ordinary values scored NaN: features [{string.Join(", ", list[row].Features.DenseValues())}], label {opts.LabelColumnName}, " +
+                $"layers [{string.Join(", ", m.LayerSizes)}], {model.Options.Optimizer}, {model.Options.Activation}, skip {opts.SkipInvalidRows}, epochs {model.History.Epochs.Count}, " +
+                $"last loss {model.History.Epochs.LastOrDefault()?.TrainingLoss}");
         }
         return true;
     }
