@@ -3,8 +3,15 @@ namespace MLNetBackprop.Core;
 /// <summary>The loss curve and the outcome of a training run.</summary>
 public sealed class TrainingHistory
 {
-    internal TrainingHistory(IReadOnlyList<EpochRecord> epochs, int bestEpoch, StopReason stopReason)
+    /// <summary>A history as recorded by a training run (or read back from a saved model).</summary>
+    /// <param name="epochs">One record per completed epoch, in order.</param>
+    /// <param name="bestEpoch">The epoch whose weights the model holds (0 to the number of epochs).</param>
+    /// <param name="stopReason">Why training ended.</param>
+    public TrainingHistory(IReadOnlyList<EpochRecord> epochs, int bestEpoch, StopReason stopReason)
     {
+        ArgumentNullException.ThrowIfNull(epochs);
+        if (bestEpoch < 0 || bestEpoch > epochs.Count)
+            throw new ArgumentOutOfRangeException(nameof(bestEpoch), bestEpoch, $"The best epoch must lie in [0, {epochs.Count}].");
         Epochs = epochs;
         BestEpoch = bestEpoch;
         StopReason = stopReason;

@@ -13,7 +13,7 @@ namespace MLNetBackprop;
 /// <remarks>
 /// <para>Trainer characteristics: normalization required — yes (normalize the features, e.g. NormalizeMeanVariance
 /// or NormalizeMinMax); caching — not needed, the trainer reads the data once into memory; sparse feature vectors —
-/// kept sparse; example weights — supported; ONNX export — no.</para>
+/// kept sparse; example weights — supported; ONNX export — yes (<see cref="BackpropTransformer.ExportOnnx(System.IO.Stream)"/>); saving — mlContext.Model.Save, loaded back by a plain Model.Load or by mlContext.Backprop().LoadModel.</para>
 /// <para>The textbook method (sigmoid hidden and output units, squared error, full-batch gradient descent) is
 /// available: set <see cref="Activation"/> = Sigmoid, <see cref="OutputActivation"/> = Sigmoid, <see cref="Loss"/> =
 /// SquaredError, <see cref="Optimizer"/> = GradientDescent.</para>

@@ -64,8 +64,28 @@ public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<Ba
         return new ScoredDataView(new ScoringSchema(this, input.Schema), input);
     }
 
-    /// <summary>Not supported yet: saving backpropagation models is a separate feature.</summary>
-    /// <exception cref="NotSupportedException">Always.</exception>
-    void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException("Saving backpropagation models with mlContext.Model.Save is not supported yet.");
+    /// <summary>
+    /// Writes the network as a standard ONNX model (opset 13): input <see cref="FeatureColumnName"/> float [N, D];
+    /// outputs Score, and for binary classification Probability and PredictedLabel (bool), for multiclass
+    /// PredictedLabel (int64, the 0-based class index). See the README for the graph.
+    /// </summary>
+    /// <param name="stream">Where to write; left open.</param>
+    public void ExportOnnx(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var bytes = Onnx.OnnxExport.Write(Model, Onnx.OnnxExport.Standard(FeatureColumnName), Onnx.OnnxLayout.Batch,
+            new Dictionary<string, string> { [Persistence.SavedModelInfo.Key] = Persistence.SavedModelInfo.From(this).ToJson() });
+        stream.Write(bytes);
+    }
+
+    /// <summary>
+    /// Saves the model as a chain of ML.NET's own transformers (the network as ONNX, plus standard column mappings), so that
+    /// <c>mlContext.Model.Save</c> works and <c>new MLContext().Model.Load</c> gives the same outputs without this
+    /// transformer; <c>mlContext.Backprop().LoadModel</c> rebuilds this transformer from the same file.
+    /// </summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(ctx);
+        Persistence.NativePipeline.Save(this, ctx);
+    }
 }

@@ -1,0 +1,251 @@
+using MLNetBackprop.Core;
+
+namespace MLNetBackprop.Onnx;
+
+/// <summary>
+/// Writes a trained network as an ONNX model (opset 13, IR version 7): per layer a Gemm (transB = 1) with the float
+/// weights and biases as initializers, then the layer's activation (Sigmoid, Tanh, Relu, LeakyRelu alpha 0.01,
+/// Identity, Softmax axis −1), then the task's post-processing. Only copies parameters into the graph: no arithmetic on
+/// weights.
+/// </summary>
+/// <remarks>
+/// Two layouts. <see cref="OnnxLayout.Batch"/> (the public export): input [N, D], outputs [N, ·]. <see cref="OnnxLayout.Row"/>
+/// (embedded in saved ML.NET pipelines, which score one row per run): input [D] reshaped to [1, D], every float
+/// output reshaped to a 1-D [k] so that ML.NET sees known-size vectors.
+/// </remarks>
+internal static class OnnxExport
+{
+    public const int Opset = 13;
+    public const long IrVersion = 7;
+
+    private const int Float = 1, Int64 = 7, Bool = 9;
+
+    // The core's leaky-ReLU slope (Activation.LeakyRelu documents f(z) = 0.01·z for z < 0).
+    private const float LeakySlope = 0.01f;
+
+    /// <summary>Output names of a model.</summary>
+    public sealed record Names(string Input, string Score, string Probability, string PredictedLabel);
+
+    /// <summary>The standard names of <see cref="OnnxLayout.Batch"/> exports.</summary>
+    public static Names Standard(string featureColumnName) =>
+        new(featureColumnName, OutputSchema.Score, OutputSchema.Probability, OutputSchema.PredictedLabel);
+
+    public static byte[] Write(BackpropModelParameters model, Names names, OnnxLayout layout, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var net = model.Network;
+        int d = net.InputSize, k = net.OutputSize;
+        bool row = layout == OnnxLayout.Row;
+        var graph = new ProtoWriter();
+        graph.String(2, "mlnetbackprop");
+        var nodes = new List<ProtoWriter>();
+        var initializers = new List<ProtoWriter>();
+        int counter = 0;
+        string Fresh(string stem) => $"{stem}_{counter++}";
+
+        string x = names.Input;
+        if (row)
+        {
+            initializers.Add(Int64Tensor("row_shape", [1, d]));
+            string reshaped = Fresh("input_2d");
+            nodes.Add(Node("Reshape", [x, "row_shape"], [reshaped]));
+            x = reshaped;
+        }
+
+        string? logit = null;
+        for (int l = 0; l < net.WeightLayerCount; l++)
+        {
+            int nIn = net.LayerSizes[l], nOut = net.LayerSizes[l + 1];
+            string w = $"W{l}", b = $"B{l}";
+            initializers.Add(FloatTensor(w, [nOut, nIn], net.Weights(l)));
+            initializers.Add(FloatTensor(b, [nOut], net.Biases(l)));
+            string z = Fresh($"z{l + 1}");
+            nodes.Add(Node("Gemm", [x, w, b], [z], Attr.Int("transB", 1)));
+            logit = z;
+            var f = net.Activations[l];
+            string a = Fresh($"a{l + 1}");
+            bool output = l == net.WeightLayerCount - 1;
+            if (output && f is Activation.Sigmoid or Activation.Softmax)
+            {
+                // The outputs are compared with the library's own to 1e-6 relative; ONNX Runtime's Sigmoid and Softmax
+                // kernels use approximations that are off by up to ~1e-5 relative on small probabilities, its Exp is not.
+                PreciseOutputActivation(f, z, a, nodes, initializers, Fresh);
+                x = a;
+                continue;
+            }
+            nodes.Add(f switch
+            {
+                Activation.Sigmoid => Node("Sigmoid", [z], [a]),
+                Activation.Tanh => Node("Tanh", [z], [a]),
+                Activation.Relu => Node("Relu", [z], [a]),
+                Activation.LeakyRelu => Node("LeakyRelu", [z], [a], Attr.Float("alpha", LeakySlope)),
+                Activation.Identity => Node("Identity", [z], [a]),
+                Activation.Softmax => Node("Softmax", [z], [a], Attr.Int("axis", -1)),
+                _ => throw new NotSupportedException($"Activation {f} has no ONNX equivalent here."),
+            });
+            x = a;
+        }
+
+        var outputs = new List<ProtoWriter>();
+        // Emits `value` (a [1|N, width] tensor) as the graph output `name`.
+        void FloatOutput(string value, string name, int width)
+        {
+            if (row)
+            {
+                nodes.Add(Node("Reshape", [value, "flat_shape"], [name]));
+                outputs.Add(ValueInfo(name, Float, [width]));
+            }
+            else
+            {
+                nodes.Add(Node("Identity", [value], [name]));
+                outputs.Add(ValueInfo(name, Float, ["N", width]));
+            }
+        }
+        if (row) initializers.Add(Int64Tensor("flat_shape", [-1]));
+
+        switch (model.Task)
+        {
+            case BackpropTask.BinaryClassification:
+            {
+                FloatOutput(logit!, names.Score, 1);
+                FloatOutput(x, names.Probability, 1);
+                initializers.Add(FloatTensor("half", [], [0.5f]));
+                string greater = Fresh("greater");
+                nodes.Add(Node("Greater", [x, "half"], [greater]));
+                if (row)
+                {
+                    nodes.Add(Node("Reshape", [greater, "flat_shape"], [names.PredictedLabel]));
+                    outputs.Add(ValueInfo(names.PredictedLabel, Bool, [1]));
+                }
+                else
+                {
+                    nodes.Add(Node("Identity", [greater], [names.PredictedLabel]));
+                    outputs.Add(ValueInfo(names.PredictedLabel, Bool, ["N", 1]));
+                }
+                break;
+            }
+            case BackpropTask.MulticlassClassification:
+                FloatOutput(x, names.Score, k);
+                nodes.Add(Node("ArgMax", [x], [names.PredictedLabel], Attr.Int("axis", 1), Attr.Int("keepdims", 0)));
+                outputs.Add(ValueInfo(names.PredictedLabel, Int64, row ? [1] : ["N"]));
+                break;
+            default:
+            {
+                initializers.Add(FloatTensor("target_scale", [k], model.Scale));
+                initializers.Add(FloatTensor("target_mean", [k], model.Mean));
+                string scaled = Fresh("scaled"), score = Fresh("score");
+                nodes.Add(Node("Mul", [x, "target_scale"], [scaled]));
+                nodes.Add(Node("Add", [scaled, "target_mean"], [score]));
+                FloatOutput(score, names.Score, k);
+                break;
+            }
+        }
+
+        foreach (var n in nodes) graph.Message(1, n);
+        foreach (var t in initializers) graph.Message(5, t);
+        graph.Message(11, ValueInfo(names.Input, Float, row ? [d] : ["N", d]));
+        foreach (var o in outputs) graph.Message(12, o);
+
+        var modelProto = new ProtoWriter()
+            .Int(1, IrVersion)
+            .String(2, "MLNetBackprop")
+            .String(3, typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "1.0.0")
+            .String(4, "mlnetbackprop")
+            .Int(5, 1)
+            .String(6, $"Multi-layer perceptron {string.Join("-", net.LayerSizes)} ({model.Task}) trained by backpropagation.")
+            .Message(7, graph)
+            .Message(8, new ProtoWriter().String(1, "").Int(2, Opset));
+        if (metadata is not null)
+            foreach (var (key, value) in metadata)
+                modelProto.Message(14, new ProtoWriter().String(1, key).String(2, value));
+        return modelProto.ToArray();
+    }
+
+    /// <summary>Sigmoid as 1 / (1 + exp(−z)); softmax as exp(z − max z) / Σ exp(z − max z) over the last axis.</summary>
+    private static void PreciseOutputActivation(Activation f, string z, string a, List<ProtoWriter> nodes, List<ProtoWriter> initializers,
+        Func<string, string> fresh)
+    {
+        if (f == Activation.Sigmoid)
+        {
+            initializers.Add(FloatTensor("one", [], [1f]));
+            string neg = fresh("neg"), exp = fresh("exp"), denominator = fresh("denominator");
+            nodes.Add(Node("Neg", [z], [neg]));
+            nodes.Add(Node("Exp", [neg], [exp]));
+            nodes.Add(Node("Add", [exp, "one"], [denominator]));
+            nodes.Add(Node("Reciprocal", [denominator], [a]));
+        }
+        else
+        {
+            initializers.Add(Int64Tensor("last_axis", [-1]));
+            string max = fresh("max"), shifted = fresh("shifted"), exp = fresh("exp"), sum = fresh("sum");
+            nodes.Add(Node("ReduceMax", [z], [max], Attr.Ints("axes", [-1]), Attr.Int("keepdims", 1)));
+            nodes.Add(Node("Sub", [z, max], [shifted]));
+            nodes.Add(Node("Exp", [shifted], [exp]));
+            nodes.Add(Node("ReduceSum", [exp, "last_axis"], [sum], Attr.Int("keepdims", 1)));
+            nodes.Add(Node("Div", [exp, sum], [a]));
+        }
+    }
+
+    private static ProtoWriter Node(string op, string[] inputs, string[] outputs, params ProtoWriter[] attributes)
+    {
+        var n = new ProtoWriter();
+        foreach (var i in inputs) n.String(1, i);
+        foreach (var o in outputs) n.String(2, o);
+        n.String(3, $"{op}_{outputs[0]}");
+        n.String(4, op);
+        foreach (var a in attributes) n.Message(5, a);
+        return n;
+    }
+
+    private static class Attr
+    {
+        public static ProtoWriter Int(string name, long value) => new ProtoWriter().String(1, name).Int(3, value).Int(20, 2);
+        public static ProtoWriter Float(string name, float value) => new ProtoWriter().String(1, name).Float(2, value).Int(20, 1);
+
+        public static ProtoWriter Ints(string name, long[] values)
+        {
+            var w = new ProtoWriter().String(1, name);
+            foreach (var v in values) w.Int(8, v);
+            return w.Int(20, 7);
+        }
+    }
+
+    private static ProtoWriter FloatTensor(string name, long[] dims, ReadOnlySpan<float> values)
+    {
+        var t = new ProtoWriter();
+        foreach (var d in dims) t.Int(1, d);
+        t.Int(2, Float).String(8, name);
+        var bytes = new byte[values.Length * 4];
+        for (int i = 0; i < values.Length; i++)
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
+        return t.Bytes(9, bytes);
+    }
+
+    private static ProtoWriter Int64Tensor(string name, long[] values)
+    {
+        var t = new ProtoWriter().Int(1, values.Length).Int(2, Int64).String(8, name);
+        var bytes = new byte[values.Length * 8];
+        for (int i = 0; i < values.Length; i++)
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), values[i]);
+        return t.Bytes(9, bytes);
+    }
+
+    /// <summary>A tensor-typed value: each dimension an int (fixed size) or a string (symbolic, e.g. the batch "N").</summary>
+    private static ProtoWriter ValueInfo(string name, int elemType, object[] dims)
+    {
+        var shape = new ProtoWriter();
+        foreach (var dim in dims)
+            shape.Message(1, dim is string p ? new ProtoWriter().String(2, p) : new ProtoWriter().Int(1, Convert.ToInt64(dim)));
+        var tensor = new ProtoWriter().Int(1, elemType).Message(2, shape);
+        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensor));
+    }
+}
+
+/// <summary>How an exported graph lays out rows.</summary>
+internal enum OnnxLayout
+{
+    /// <summary>Input [N, D]; outputs [N, ·].</summary>
+    Batch,
+
+    /// <summary>One row per run: input [D]; outputs 1-D.</summary>
+    Row,
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetBackprop;
+
+// Usage: MLNetBackprop.ModelLoader <mlnet|library> <model.zip> <data.idv> <binary|multiclass|regression|multiregression> [resave.zip]
+// Loads the model in this fresh process — "mlnet": a plain new MLContext().Model.Load; "library":
+// mlContext.Backprop().LoadModel — scores the data through Transform, Evaluate and a prediction engine, optionally
+// saves the loaded model again, and prints one JSON object with the outputs, the metrics and the timings.
+if (args.Length < 4)
+{
+    Console.Error.WriteLine("usage: MLNetBackprop.ModelLoader <mlnet|library> <model.zip> <data.idv> <task> [resave.zip]");
+    return 2;
+}
+string mode = args[0], modelPath = args[1], dataPath = args[2], task = args[3];
+
+var ml = new MLContext(seed: 0);
+var sw = Stopwatch.StartNew();
+ITransformer model;
+DataViewSchema inputSchema;
+if (mode == "library") model = ml.Backprop().LoadModel(modelPath, out inputSchema);
+else model = ml.Model.Load(modelPath, out inputSchema);
+double loadMs = sw.Elapsed.TotalMilliseconds;
+
+var data = ml.Data.LoadFromBinary(dataPath);
+var scored = model.Transform(data);
+var transform = Rows(scored, task);
+var metrics = Evaluate(ml, scored, task);
+string? mappedLabels = null;
+if (scored.Schema.GetColumnOrNull("PredictedLabelValue") is { } mapped)
+    mappedLabels = string.Join("|", ReadAsText(scored, mapped));
+
+sw.Restart();
+var engine = Engine.Create(ml, model, inputSchema, data, task);
+double engineMs = sw.Elapsed.TotalMilliseconds;
+var inputs = Engine.Inputs(ml, data, inputSchema);
+sw.Restart();
+var first = engine(inputs[0]);
+double firstMs = sw.Elapsed.TotalMilliseconds;
+var engineRows = inputs.Select(r => engine(r)).ToList();
+int repeats = Math.Max(1, 20000 / inputs.Count);
+sw.Restart();
+for (int rep = 0; rep < repeats; rep++)
+    foreach (var r in inputs) engine(r);
+double steadyUs = sw.Elapsed.TotalMilliseconds * 1000 / (repeats * inputs.Count);
+
+if (args.Length > 4)
+{
+    if (mode == "library") ml.Backprop().SaveModel(model, inputSchema, args[4]);
+    else ml.Model.Save(model, inputSchema, args[4]);
+}
+(model as IDisposable)?.Dispose();
+
+var result = new Dictionary<string, object?>
+{
+    ["modelType"] = Describe(model),
+    ["transform"] = transform,
+    ["engine"] = engineRows,
+    ["metrics"] = metrics,
+    ["mappedLabels"] = mappedLabels,
+    ["loadMs"] = loadMs,
+    ["engineMs"] = engineMs,
+    ["firstPredictionMs"] = firstMs,
+    ["steadyUsPerRow"] = steadyUs,
+};
+Console.WriteLine(JsonSerializer.Serialize(result));
+return 0;
+
+static string Describe(ITransformer t) => t is IEnumerable<ITransformer> chain
+    ? $"{t.GetType().Name}[{string.Join(", ", chain.Select(Describe))}]"
+    : t.GetType().Name;
+
+// Each row flattened to numbers: Score (all slots), then Probability and PredictedLabel (0/1) for binary, then the
+// PredictedLabel key for multiclass.
+static List<double[]> Rows(IDataView scored, string task)
+{
+    var rows = new List<double[]>();
+    var schema = scored.Schema;
+    var score = schema["Score"];
+    using var cursor = scored.GetRowCursor(schema.Where(c => c.Name is "Score" or "Probability" or "PredictedLabel"));
+    var scalar = score.Type is VectorDataViewType ? null : cursor.GetGetter<float>(score);
+    var vector = score.Type is VectorDataViewType ? cursor.GetGetter<VBuffer<float>>(score) : null;
+    var probability = task == "binary" ? cursor.GetGetter<float>(schema["Probability"]) : null;
+    var boolLabel = task == "binary" ? cursor.GetGetter<bool>(schema["PredictedLabel"]) : null;
+    var keyLabel = task == "multiclass" ? cursor.GetGetter<uint>(schema["PredictedLabel"]) : null;
+    float s = 0, p = 0;
+    bool b = false;
+    uint k = 0;
+    VBuffer<float> v = default;
+    while (cursor.MoveNext())
+    {
+        var row = new List<double>();
+        if (scalar is not null) { scalar(ref s); row.Add(s); }
+        if (vector is not null) { vector(ref v); row.AddRange(v.DenseValues().Select(x => (double)x)); }
+        if (probability is not null) { probability(ref p); row.Add(p); }
+        if (boolLabel is not null) { boolLabel(ref b); row.Add(b ? 1 : 0); }
+        if (keyLabel is not null) { keyLabel(ref k); row.Add(k); }
+        rows.Add(row.ToArray());
+    }
+    return rows;
+}
+
+static IEnumerable<string> ReadAsText(IDataView data, DataViewSchema.Column column)
+{
+    using var cursor = data.GetRowCursor([column]);
+    var getter = cursor.GetGetter<float>(column);
+    float value = 0;
+    while (cursor.MoveNext())
+    {
+        getter(ref value);
+        yield return value.ToString("R", CultureInfo.InvariantCulture);
+    }
+}
+
+static Dictionary<string, double> Evaluate(MLContext ml, IDataView scored, string task) => task switch
+{
+    "binary" => ml.BinaryClassification.Evaluate(scored) is var m
+        ? new() { ["Auc"] = m.AreaUnderRocCurve, ["Accuracy"] = m.Accuracy, ["LogLoss"] = m.LogLoss, ["F1"] = m.F1Score }
+        : [],
+    "multiclass" => ml.MulticlassClassification.Evaluate(scored) is var m
+        ? new() { ["MicroAccuracy"] = m.MicroAccuracy, ["MacroAccuracy"] = m.MacroAccuracy, ["LogLoss"] = m.LogLoss }
+        : [],
+    "regression" => ml.Regression.Evaluate(scored) is var m
+        ? new() { ["Rmse"] = m.RootMeanSquaredError, ["Mae"] = m.MeanAbsoluteError, ["RSquared"] = m.RSquared }
+        : [],
+    _ => [],
+};

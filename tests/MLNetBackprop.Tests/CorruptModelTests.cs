@@ -1,0 +1,143 @@
+using System.IO.Compression;
+using Microsoft.ML;
+
+namespace MLNetBackprop.Tests;
+
+/// <summary>Corrupt, truncated and foreign files give an InvalidDataException naming the file and the problem.</summary>
+[Collection(PersistenceHarness.Collection)]
+public sealed class CorruptModelTests(PersistenceHarness harness) : IDisposable
+{
+    private readonly string _folder = PersistenceHarness.NewFolder();
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private string SaveGood()
+    {
+        var c = harness.Get("binary");
+        string path = Path.Combine(_folder, "good.zip");
+        c.Ml.Model.Save(c.Model, c.Data.Schema, path);
+        return path;
+    }
+
+    private static InvalidDataException AssertRejected(string path, string because)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => new MLContext().Backprop().LoadModel(path, out _));
+        Assert.Contains(path, e.Message);
+        Assert.Contains(because, e.Message, StringComparison.OrdinalIgnoreCase);
+        return e;
+    }
+
+    [Fact]
+    public void TruncatedFile_IsRejected()
+    {
+        var bytes = File.ReadAllBytes(SaveGood());
+        foreach (double fraction in new[] { 0.1, 0.5, 0.9, 0.999 })
+        {
+            string path = Path.Combine(_folder, $"truncated-{fraction}.zip");
+            File.WriteAllBytes(path, bytes.AsSpan(0, (int)(bytes.Length * fraction)).ToArray());
+            AssertRejected(path, "not a readable ML.NET model");
+        }
+    }
+
+    [Fact]
+    public void FlippedBytes_AreRejected_OrHarmless()
+    {
+        var c = harness.Get("binary");
+        string good = SaveGood();
+        var bytes = File.ReadAllBytes(good);
+        var expected = PersistenceHarness.Rows(c.Model.Transform(c.Data), "binary");
+        // One flipped byte at many places: each load either fails with an InvalidDataException naming the file, or
+        // (a byte nobody reads, such as a zip timestamp) scores exactly as the original. Never garbage, never a crash.
+        int rejected = 0;
+        for (int i = 1; i < 40; i++)
+        {
+            var copy = (byte[])bytes.Clone();
+            copy[copy.Length * i / 40] ^= 0x5A;
+            string path = Path.Combine(_folder, $"flipped-{i}.zip");
+            File.WriteAllBytes(path, copy);
+            ITransformer loaded;
+            try
+            {
+                loaded = new MLContext().Backprop().LoadModel(path, out _);
+            }
+            catch (InvalidDataException e)
+            {
+                Assert.Contains(path, e.Message);
+                rejected++;
+                continue;
+            }
+            Assert.Equal(expected, PersistenceHarness.Rows(loaded.Transform(c.Data), "binary"));
+        }
+        Assert.True(rejected >= 30, $"only {rejected} of 39 flips were detected");
+    }
+
+    [Fact]
+    public void CorruptOnnxOrDescription_InsideAValidZip_IsRejected()
+    {
+        string good = SaveGood();
+        string Rewrite(string name, Func<byte[], byte[]> change)
+        {
+            string path = Path.Combine(_folder, name);
+            File.Copy(good, path);
+            using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
+            var entry = zip.Entries.Single(e => e.Name == "OnnxModel");
+            byte[] content;
+            using (var s = entry.Open())
+            using (var m = new MemoryStream())
+            {
+                s.CopyTo(m);
+                content = m.ToArray();
+            }
+            string full = entry.FullName;
+            entry.Delete();
+            using var w = zip.CreateEntry(full).Open();
+            w.Write(change(content));
+            return path;
+        }
+
+        // The ONNX payload cut short (its length prefix no longer matches).
+        AssertRejected(Rewrite("short.zip", c => c[..(c.Length / 2)]), "truncated");
+        // Garbage protobuf.
+        AssertRejected(Rewrite("garbage.zip", c =>
+        {
+            var x = (byte[])c.Clone();
+            for (int i = 4; i < x.Length; i++) x[i] = 0xFF;
+            return x;
+        }), "corrupt");
+        // Our description damaged: "Format":1 → "Format":9.
+        AssertRejected(Rewrite("format.zip", c =>
+        {
+            var text = System.Text.Encoding.Latin1.GetString(c).Replace("\"Format\":1", "\"Format\":9");
+            return System.Text.Encoding.Latin1.GetBytes(text);
+        }), "format 9");
+    }
+
+    [Fact]
+    public void TextFile_EmptyFile_AndMissingFile_AreRejected()
+    {
+        string text = Path.Combine(_folder, "model.txt");
+        File.WriteAllText(text, "This is not a model.\n");
+        AssertRejected(text, "not a readable ML.NET model");
+        string empty = Path.Combine(_folder, "empty.zip");
+        File.WriteAllBytes(empty, []);
+        AssertRejected(empty, "empty");
+        Assert.Throws<FileNotFoundException>(() => new MLContext().Backprop().LoadModel(Path.Combine(_folder, "missing.zip"), out _));
+    }
+
+    [Fact]
+    public void ZipThatIsNotAModel_AndModelOfAnotherTrainer_AreRejected()
+    {
+        string zipPath = Path.Combine(_folder, "other.zip");
+        using (var zip = ZipFile.Open(zipPath, ZipArchiveMode.Create))
+        using (var w = new StreamWriter(zip.CreateEntry("readme.txt").Open()))
+            w.Write("hello");
+        AssertRejected(zipPath, "not an ML.NET model");
+
+        var ml = new MLContext(seed: 1);
+        var data = Datasets.Housing(ml);
+        var sdca = ml.Transforms.NormalizeMeanVariance("Features").Append(ml.Regression.Trainers.Sdca()).Fit(data);
+        string foreign = Path.Combine(_folder, "sdca.zip");
+        ml.Model.Save(sdca, data.Schema, foreign);
+        AssertRejected(foreign, "contains no MLNetBackprop network");
+    }
+}
