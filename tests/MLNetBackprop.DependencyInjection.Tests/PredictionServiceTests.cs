@@ -30,15 +30,13 @@ public sealed class PredictionServiceTests : IDisposable
         return (ml, data, ml.Data.CreateEnumerable<House>(data, false).ToList());
     }
 
-    /// <summary>Saves a small model: a normalizer and a linear regressor trained for <paramref name="iterations"/> iterations.</summary>
-    private static void SaveModel(MLContext ml, IDataView data, string path, int iterations)
+    /// <summary>Saves a small model: a normalizer and a backprop regressor trained for <paramref name="epochs"/> L-BFGS iterations.</summary>
+    private static void SaveModel(MLContext ml, IDataView data, string path, int epochs)
     {
         var model = ml.Transforms.NormalizeMeanVariance("Features")
-            .Append(ml.Regression.Trainers.Sdca(maximumNumberOfIterations: iterations))
+            .Append(ml.Regression.Trainers.Backprop(hiddenLayers: [8], maxEpochs: epochs))
             .Fit(data);
-        string tmp = path + ".tmp";
-        ml.Model.Save(model, data.Schema, tmp);
-        File.Move(tmp, path, overwrite: true);
+        ml.Backprop().SaveModel(model, data.Schema, path);
     }
 
     [Fact]
