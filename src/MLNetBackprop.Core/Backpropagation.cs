@@ -216,19 +216,12 @@ public static class Backpropagation
         return 0.5 * reg.L2 * sq + reg.L1 * abs;
     }
 
-    private static double SumOfSquares<T>(ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double s = 0;
-        foreach (var v in w) { double d = double.CreateTruncating(v); s += d * d; }
-        return s;
-    }
+    // Vectorized sums in T: the penalty is reported, never differentiated, and float's rounding here is far below J's.
+    private static double SumOfSquares<T>(ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T> =>
+        double.CreateTruncating(TensorPrimitives.SumOfSquares(w));
 
-    private static double SumOfMagnitudes<T>(ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double s = 0;
-        foreach (var v in w) s += Math.Abs(double.CreateTruncating(v));
-        return s;
-    }
+    private static double SumOfMagnitudes<T>(ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T> =>
+        double.CreateTruncating(TensorPrimitives.SumOfMagnitudes(w));
 
     /// <summary>Forward pass, J, backward pass and ∂J/∂θ for one batch. Returns J (data term + penalty).</summary>
     internal static double CostAndGradient<T>(NeuralNetwork<T> network, MiniBatch<T> batch, LossFunction loss,
@@ -274,13 +267,18 @@ public static class Backpropagation
             var gradW = gradient.Slice(network.WeightOffset(l), nOut * nIn);
             var gradB = gradient.Slice(network.BiasOffset(l), nOut);
 
-            // ∂J/∂W^(l) = (1/m) δ^(l+1)ᵀ · A^(l)
+            // ∂J/∂W^(l) = (1/m) δ^(l+1)ᵀ · A^(l) + λ W^(l). On the dense path the λW term rides in the GEMM's
+            // epilogue (C = α·AB + β·C with C preset to W and β = λ), saving a pass over the weights.
+            var w = network.Weights(l);
+            bool l2InGemm = reg.L2 != 0 && !(l == 0 && input.IsSparse);
             if (l == 0 && input.IsSparse)
                 SparseKernels.TransposedTimesSparse(deltaNext, nOut, input.RowStart, input.Indices, input.Values, rows, nIn, invM, gradW);
             else
             {
                 ReadOnlySpan<T> a = l == 0 ? input.Dense : ws.ABuffer(l, rows);
-                Gemm.Multiply(true, false, nOut, nIn, rows, invM, deltaNext, nOut, a, nIn, T.Zero, gradW, nIn, maxThreads);
+                if (l2InGemm) w.CopyTo(gradW);
+                Gemm.Multiply(true, false, nOut, nIn, rows, invM, deltaNext, nOut, a, nIn,
+                    l2InGemm ? T.CreateTruncating(reg.L2) : T.Zero, gradW, nIn, maxThreads);
             }
 
             // ∂J/∂b^(l) = (1/m) Σ_i δ_i^(l+1)
@@ -288,9 +286,8 @@ public static class Backpropagation
             for (int r = 0; r < rows; r++) TensorPrimitives.Add(gradB, deltaNext.Slice(r * nOut, nOut), gradB);
             TensorPrimitives.Multiply(gradB, invM, gradB);
 
-            // + λ W^(l) + λ₁ sign(W^(l)); biases are not decayed.
-            var w = network.Weights(l);
-            if (reg.L2 != 0) TensorPrimitives.MultiplyAdd(w, T.CreateTruncating(reg.L2), gradW, gradW);
+            // + λ W^(l) (unless the GEMM added it) + λ₁ sign(W^(l)); biases are not decayed.
+            if (reg.L2 != 0 && !l2InGemm) TensorPrimitives.MultiplyAdd(w, T.CreateTruncating(reg.L2), gradW, gradW);
             if (reg.L1 != 0)
             {
                 // sign(W) with sign(0) = 0; a NaN weight propagates NaN (T.Sign would throw), which the trainer reports as divergence.
