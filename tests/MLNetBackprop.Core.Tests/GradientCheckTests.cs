@@ -4,7 +4,7 @@ using MLNetBackprop.Core.Diagnostics;
 namespace MLNetBackprop.Core.Tests;
 
 /// <summary>Backpropagation agrees with central finite differences for every activation × loss × regularizer.</summary>
-public class GradientCheckTests
+public class GradientCheckTests(Xunit.Abstractions.ITestOutputHelper log)
 {
     private static readonly Activation[] Hidden = [Activation.Sigmoid, Activation.Tanh, Activation.Relu, Activation.LeakyRelu, Activation.Identity];
     private static readonly Activation[] Outputs = [Activation.Sigmoid, Activation.Tanh, Activation.Relu, Activation.LeakyRelu, Activation.Identity, Activation.Softmax];
@@ -54,6 +54,7 @@ public class GradientCheckTests
         var data = sparse ? TestData.ToSparse(x, inputs, y, outputs, w) : TrainingData<double>.FromDense(x, inputs, y, outputs, w);
 
         var result = GradientCheck.Run(net, data, loss, Regs[reg]);
+        log.WriteLine($"gradient check {hidden}/{output}/{loss}/reg{reg}: {result.RelativeError:E3}");
 
         Assert.True(result.RelativeError <= 1e-7,
             $"{hidden}/{output}/{loss}/{Regs[reg]} shape {inputs}-{string.Join("-", hiddenSizes)}-{outputs}, {rows} rows, sparse {sparse}, weighted {w is not null}: {result}");
