@@ -1,0 +1,43 @@
+using Microsoft.ML.Data;
+
+namespace MLNetBackprop;
+
+/// <summary>The metrics a comparison reports for each task, read from ML.NET's metric objects.</summary>
+internal static class TaskMetrics
+{
+    public const string Auc = "AUC";
+    public const string Accuracy = "Accuracy";
+    public const string F1 = "F1";
+    public const string Auprc = "AUPRC";
+    public const string LogLoss = "LogLoss";
+    public const string MicroAccuracy = "MicroAccuracy";
+    public const string MacroAccuracy = "MacroAccuracy";
+    public const string RSquared = "RSquared";
+    public const string Rmse = "RMSE";
+    public const string Mae = "MAE";
+
+    private static readonly HashSet<string> LowerIsBetter = [LogLoss, Rmse, Mae, "FitSeconds"];
+
+    public static bool HigherIsBetter(string metric) => !LowerIsBetter.Contains(metric);
+
+    /// <summary>The metric names of <paramref name="task"/>, the primary one first.</summary>
+    public static string[] Names(BackpropTask task, bool withLogLoss) => task switch
+    {
+        BackpropTask.BinaryClassification => withLogLoss ? [Auc, Accuracy, F1, Auprc, LogLoss] : [Auc, Accuracy, F1, Auprc],
+        BackpropTask.MulticlassClassification => [MicroAccuracy, MacroAccuracy, LogLoss],
+        BackpropTask.Regression => [RSquared, Rmse, Mae],
+        _ => throw new ArgumentOutOfRangeException(nameof(task), task, "No metrics for this task."),
+    };
+
+    /// <summary>Name → value for one fold's metrics object.</summary>
+    public static IReadOnlyList<(string Name, double Value)> Read(object metrics) => metrics switch
+    {
+        CalibratedBinaryClassificationMetrics c =>
+            [(Auc, c.AreaUnderRocCurve), (Accuracy, c.Accuracy), (F1, c.F1Score), (Auprc, c.AreaUnderPrecisionRecallCurve), (LogLoss, c.LogLoss)],
+        BinaryClassificationMetrics b =>
+            [(Auc, b.AreaUnderRocCurve), (Accuracy, b.Accuracy), (F1, b.F1Score), (Auprc, b.AreaUnderPrecisionRecallCurve)],
+        MulticlassClassificationMetrics m => [(MicroAccuracy, m.MicroAccuracy), (MacroAccuracy, m.MacroAccuracy), (LogLoss, m.LogLoss)],
+        RegressionMetrics r => [(RSquared, r.RSquared), (Rmse, r.RootMeanSquaredError), (Mae, r.MeanAbsoluteError)],
+        _ => throw new ArgumentException($"Unexpected metrics type {metrics.GetType()}.", nameof(metrics)),
+    };
+}
