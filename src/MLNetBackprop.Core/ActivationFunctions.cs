@@ -18,8 +18,14 @@ internal static class ActivationFunctions
     {
         switch (f)
         {
-            case Activation.Sigmoid: TensorPrimitives.Sigmoid(z, a); break;
-            case Activation.Tanh: TensorPrimitives.Tanh(z, a); break;
+            // Row by row: TensorPrimitives takes a scalar path for spans shorter than a vector and a vector path
+            // otherwise, which differ in the last bit. Applied per row, a row gets the same bits alone as in a batch.
+            case Activation.Sigmoid:
+                for (int r = 0; r < z.Length; r += width) TensorPrimitives.Sigmoid(z.Slice(r, width), a.Slice(r, width));
+                break;
+            case Activation.Tanh:
+                for (int r = 0; r < z.Length; r += width) TensorPrimitives.Tanh(z.Slice(r, width), a.Slice(r, width));
+                break;
             case Activation.Relu: TensorPrimitives.Max(z, T.Zero, a); break;
             case Activation.LeakyRelu: LeakyRelu(z, a); break;
             case Activation.Identity: if (!z.Overlaps(a)) z.CopyTo(a); break;

@@ -226,6 +226,9 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
         return rows;
     }
 
+    /// <summary>A read-only snapshot of the current weights laid out for fast single-row scoring (see <see cref="NetworkPredictor{T}"/>).</summary>
+    public NetworkPredictor<T> CreatePredictor() => new(this);
+
     /// <summary>Forward pass for one row.</summary>
     public T[] Predict(ReadOnlySpan<T> input)
     {

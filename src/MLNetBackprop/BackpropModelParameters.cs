@@ -20,6 +20,7 @@ public sealed class BackpropModelParameters
         Task = task;
         VectorOutput = vectorOutput;
         _network = network;
+        Predictor = network.CreatePredictor();
         _targetMean = targetMean;
         _targetScale = targetScale;
         _classNames = classNames;
@@ -82,6 +83,9 @@ public sealed class BackpropModelParameters
     internal bool IsScalarRegression => Task == BackpropTask.Regression && !VectorOutput;
 
     internal NeuralNetwork<float> Network => _network;
+
+    /// <summary>The network laid out for one-row-at-a-time scoring (the network is not changed after training).</summary>
+    internal NetworkPredictor<float> Predictor { get; }
 
     internal float[] Mean => _targetMean;
 

@@ -101,6 +101,39 @@ public class NetworkTests
         Assert.Equal(0f, sigmoid.Predict([-1f])[0]);
     }
 
+    [Theory]
+    [InlineData(784, new[] { 128 }, 10, Activation.Relu, Activation.Softmax)]
+    [InlineData(13, new[] { 64, 32 }, 1, Activation.Tanh, Activation.Identity)]
+    [InlineData(5, new int[0], 1, Activation.Sigmoid, Activation.Sigmoid)]
+    [InlineData(37, new[] { 3, 17 }, 5, Activation.LeakyRelu, Activation.Tanh)]
+    public void ThePredictorScoresEachRowBitwiseAsTheBatchDoes(int inputs, int[] hidden, int outputs, Activation h, Activation o)
+    {
+        var rng = new Random(inputs);
+        var net = NeuralNetwork<float>.Create(inputs, hidden, outputs, h, o, seed: 3);
+        for (int l = 0; l < net.WeightLayerCount; l++)
+            for (int i = 0; i < net.Biases(l).Length; i++) net.Biases(l)[i] = (float)(rng.NextDouble() - 0.5);
+        int rows = 50;
+        var x = new float[rows * inputs];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var batch = new float[rows * outputs];
+        net.Predict(x, batch, maxThreads: 2);
+        var predictor = net.CreatePredictor();
+        var one = new float[outputs];
+        var logits = new float[outputs];
+        var ws = new NetworkWorkspace<float>(net, 1);
+        for (int r = 0; r < rows; r++)
+        {
+            predictor.Predict(x.AsSpan(r * inputs, inputs), one, logits);
+            Assert.Equal(batch.AsSpan(r * outputs, outputs).ToArray(), one);
+            net.Predict(x.AsSpan(r * inputs, inputs), new float[outputs], ws);
+            Assert.Equal(ws.Z(net.LayerSizes.Count - 1).ToArray(), logits);
+        }
+        // A snapshot: later changes to the network do not reach it.
+        net.Weights(0)[0] += 1;
+        predictor.Predict(x.AsSpan(0, inputs), one);
+        Assert.Equal(batch.AsSpan(0, outputs).ToArray(), one);
+    }
+
     [Fact]
     public void CloneIsDeepAndConvertKeepsTheShape()
     {

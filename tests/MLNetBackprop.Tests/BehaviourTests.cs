@@ -107,12 +107,12 @@ public sealed class BehaviourTests
         var kept = weighted.Where(r => r.Weight > 0).ToList();
         var withWeights = ml.Backprop().Trainer(Weighted(options)).Fit(ml.Data.LoadFromEnumerable(weighted));
         var withoutRows = ml.Backprop().Trainer(options).Fit(ml.Data.LoadFromEnumerable(kept.Select(r => new HousingRow { Label = r.Label, Features = r.Features }).ToList()));
-        AssertSameScores(ml, withWeights, withoutRows, housing, 0.05f);
+        AssertSameScores(ml, withWeights, withoutRows, housing, 0.01f);
 
         var doubled = rows.Select((r, i) => new WeightedRow { Label = r.Label, Features = r.Features, Weight = i < 50 ? 2 : 1 }).ToList();
         var duplicated = rows.Concat(rows.Take(50)).Select(r => new HousingRow { Label = r.Label, Features = r.Features }).ToList();
         AssertSameScores(ml, ml.Backprop().Trainer(Weighted(options)).Fit(ml.Data.LoadFromEnumerable(doubled)),
-            ml.Backprop().Trainer(options).Fit(ml.Data.LoadFromEnumerable(duplicated)), housing, 0.05f);
+            ml.Backprop().Trainer(options).Fit(ml.Data.LoadFromEnumerable(duplicated)), housing, 0.01f);
 
         // And the weights matter: the same rows with all weights 1 give another model.
         var unweighted = ml.Backprop().Trainer(options).Fit(ml.Data.LoadFromEnumerable(rows));
@@ -132,7 +132,10 @@ public sealed class BehaviourTests
     {
         var s1 = a.Transform(data).GetColumn<float>("Score").ToArray();
         var s2 = b.Transform(data).GetColumn<float>("Score").ToArray();
-        for (int i = 0; i < s1.Length; i++) Assert.Equal(s2[i], s1[i], tolerance);
+        // Relative: the two trainings see the same J up to rounding, but 30 L-BFGS iterations amplify rounding
+        // differences in the sums (the data are in a different order), so the models agree to a fraction of a percent.
+        for (int i = 0; i < s1.Length; i++)
+            Assert.True(Math.Abs(s1[i] - s2[i]) <= tolerance * Math.Max(1, Math.Abs(s2[i])), $"row {i}: {s1[i]} vs {s2[i]}");
     }
 
     private static (IDataView Data, IEstimator<ITransformer> Pipeline) IrisPipeline(MLContext ml, BackpropTrainerOptions? options = null) =>
