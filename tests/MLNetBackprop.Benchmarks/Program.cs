@@ -1,14 +1,21 @@
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 using MLNetBackprop.Benchmarks;
+using MLNetBackprop.Benchmarks.SideBySide;
 
 // `gemm-quick [repetitions]`: fast Stopwatch table (medians) of GFLOP/s and % of measured FMA peak.
-// `peak`: just the peak. Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`).
+// `peak`: just the peak.
+// `side-by-side [--rounds R] [--workloads W1,W2,W3,W4] [--wait-idle s] [--retry-contended N]`: this library vs
+//   TorchSharp (issue #8), one child process per run; TorchSharp only when built with -p:WithTorch=true, otherwise
+//   this library alone.
+// `run-one <ours|torch> <W1|W2|W3|W4> [--round r] [--params file]`: one run, one JSON line (used by side-by-side).
+// `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2).
+// Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--filter *TrainingStep*`).
 if (args.Length > 0 && args[0] == "gemm-quick")
 {
     int reps = args.Length > 1 && int.TryParse(args[1], out int r) ? r : 21;
     QuickHarness.Run(reps);
-    return;
+    return 0;
 }
 if (args.Length > 0 && args[0] == "peak")
 {
@@ -16,8 +23,22 @@ if (args.Length > 0 && args[0] == "peak")
     {
         Console.WriteLine($"fp32 FMA peak on {t} thread(s): {PeakFlops.Measure(t, 15):F1} GFLOP/s (median of 15)");
     }
-    return;
+    return 0;
+}
+if (args.Length > 0 && args[0] == "side-by-side")
+{
+    return SideBySideHarness.Run(args);
+}
+if (args.Length > 0 && args[0] == "run-one")
+{
+    return SideBySideHarness.RunOne(args);
+}
+if (args.Length > 0 && args[0] == "alloc-check")
+{
+    TrainingStep.AllocationCheck();
+    return 0;
 }
 BenchmarkSwitcher.FromAssembly(typeof(GemmBenchmarks).Assembly).Run(
     args,
     DefaultConfig.Instance.WithArtifactsPath(Path.Combine(AppContext.BaseDirectory, "BenchmarkDotNet.Artifacts")));
+return 0;

@@ -1,0 +1,339 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Text;
+using MLNetBackprop.Core.Kernels;
+
+namespace MLNetBackprop.Benchmarks.SideBySide;
+
+/// <summary>
+/// Issue #8: trains the same networks on the same data with this library and with TorchSharp, one child
+/// process per run (<c>run-one &lt;library&gt; &lt;workload&gt;</c>), alternating which library goes first
+/// each round, and prints medians and ratios as Markdown. Before each round it measures the FMA peak and
+/// reads the load average; every run reports the share of CPU other processes took while it was timed.
+/// </summary>
+public static class SideBySideHarness
+{
+    /// <summary>True when the project was built with -p:WithTorch=true.</summary>
+#if WITH_TORCH
+    public static bool TorchBuilt { get; } = true;
+#else
+    public static bool TorchBuilt { get; } = false;
+#endif
+
+    private static readonly string[] AllWorkloads = ["W1", "W2", "W3", "W4"];
+    private static readonly TimeSpan ChildTimeout = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan Budget = TimeSpan.FromMinutes(9);
+    private const double ContendedPercent = 10;
+
+    /// <summary>`run-one &lt;ours|torch&gt; &lt;W1..W4&gt; [--round r] [--params file]`: prints one JSON line.</summary>
+    public static int RunOne(string[] args)
+    {
+        if (args.Length < 3)
+        {
+            Console.Error.WriteLine("usage: run-one <ours|torch> <W1|W2|W3|W4> [--round r] [--params file]");
+            return 2;
+        }
+        string library = args[1].ToLowerInvariant(), workload = args[2].ToUpperInvariant();
+        int round = int.Parse(Option(args, "--round") ?? "1", CultureInfo.InvariantCulture);
+        string? paramsFile = Option(args, "--params");
+        var data = Mnist.Load();
+        RunRecord record;
+        switch (library)
+        {
+            case "ours":
+                record = OursRunner.Run(workload, round, paramsFile, data);
+                break;
+            case "torch":
+#if WITH_TORCH
+                record = Torch.TorchRunner.Run(workload, round, paramsFile, data);
+                break;
+#else
+                Console.Error.WriteLine("TorchSharp was not built: rebuild with -p:WithTorch=true.");
+                return 3;
+#endif
+            default:
+                Console.Error.WriteLine($"Unknown library '{library}' (ours, torch).");
+                return 2;
+        }
+        Console.Out.Flush();
+        Console.WriteLine(record.ToJson());
+        return 0;
+    }
+
+    /// <summary>
+    /// `side-by-side [--rounds R] [--workloads W1,W2,W3,W4] [--wait-idle seconds]`: the whole comparison. With
+    /// --wait-idle each round first waits up to that long for other processes to leave the CPUs; with
+    /// --retry-contended N a run during which other processes took ≥ 10% of the CPU is rerun up to N times
+    /// (after waiting for an idle machine) and the least contended run is kept (W2 reruns rewrite the saved net
+    /// that W4 scores).
+    /// </summary>
+    public static int Run(string[] args)
+    {
+        int rounds = int.Parse(Option(args, "--rounds") ?? "3", CultureInfo.InvariantCulture);
+        string[] workloads = (Option(args, "--workloads") ?? string.Join(',', AllWorkloads))
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => s.ToUpperInvariant()).ToArray();
+        double waitIdle = double.Parse(Option(args, "--wait-idle") ?? "0", CultureInfo.InvariantCulture);
+        int retries = int.Parse(Option(args, "--retry-contended") ?? "0", CultureInfo.InvariantCulture);
+        string[] libraries = TorchBuilt ? ["ours", "torch"] : ["ours"];
+        var clock = Stopwatch.StartNew();
+
+        Console.WriteLine($"# Side-by-side: MLNetBackprop vs TorchSharp ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+        Console.WriteLine();
+        Console.WriteLine($"- machine: {CpuModel()}, {Environment.ProcessorCount} logical cores; AVX-512F {(Avx512F.IsSupported ? "yes" : "NO")}, "
+            + $"AVX2 {(Avx2.IsSupported ? "yes" : "no")}, FMA {(Fma.IsSupported ? "yes" : "no")}; Vector512 accelerated: {Vector512.IsHardwareAccelerated}; "
+            + $"our float GEMM kernel: {Gemm.BestIsa<float>()}; .NET {Environment.Version}");
+        Console.WriteLine($"- threads: {OursRunner.Threads} for both libraries; {rounds} round(s), one process per run, the first library alternates by round");
+        if (!TorchBuilt)
+            Console.WriteLine("- **TorchSharp was not built** (build with `-p:WithTorch=true`): only this library's side runs.");
+        Console.WriteLine($"- load average at start: {ProcStats.LoadAverage()}");
+        Console.WriteLine();
+
+        string tmp = Path.Combine(Path.GetTempPath(), $"mlnetbackprop-side-by-side-{Environment.ProcessId}");
+        Directory.CreateDirectory(tmp);
+        var results = new List<RunRecord>();
+        var roundInfo = new List<(int Round, double Peak1, double Peak2, string Load)>();
+        var failures = new List<string>();
+        try
+        {
+            for (int r = 1; r <= rounds; r++)
+            {
+                if (clock.Elapsed > Budget)
+                {
+                    Console.WriteLine($"(stopping before round {r}: the {Budget.TotalMinutes:F0}-minute budget is used up)");
+                    break;
+                }
+                if (waitIdle > 0) WaitForIdle(waitIdle);
+                string load = ProcStats.LoadAverage();
+                double peak1 = PeakFlops.Measure(1, 7);
+                double peak2 = PeakFlops.Measure(Math.Min(2, Environment.ProcessorCount), 7);
+                roundInfo.Add((r, peak1, peak2, load));
+                Console.Error.WriteLine($"round {r}: FMA peak {peak1:F0} GFLOP/s (1 thread), {peak2:F0} (2 threads); load {load}");
+                foreach (string workload in workloads)
+                {
+                    var order = r % 2 == 1 ? libraries : libraries.Reverse().ToArray();
+                    foreach (string library in order)
+                    {
+                        string paramsFile = Path.Combine(tmp, $"{library}-r{r}-W2.bin");
+                        var (record, error) = Launch(library, workload, r, paramsFile);
+                        for (int retry = 0; retry < retries && record is { ForeignCpuPercent: >= ContendedPercent } && clock.Elapsed < Budget; retry++)
+                        {
+                            // Contended: wait for the CPUs and run it again; keep the least contended run.
+                            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                                $"  {workload} {library}: other processes took {record.ForeignCpuPercent:F0}% of the CPU; rerunning ({Describe(record)})"));
+                            WaitForIdle(Math.Max(waitIdle, 30));
+                            var (again, _) = Launch(library, workload, r, paramsFile);
+                            if (again is not null && again.ForeignCpuPercent < record.ForeignCpuPercent) record = again;
+                        }
+                        if (record is null)
+                        {
+                            failures.Add($"round {r} {workload} {library}: {error}");
+                            Console.Error.WriteLine($"  {workload} {library}: FAILED {error}");
+                            continue;
+                        }
+                        results.Add(record);
+                        Console.Error.WriteLine($"  {workload} {library}: {Describe(record)}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            try { Directory.Delete(tmp, recursive: true); } catch (IOException) { }
+        }
+
+        Console.WriteLine(Report(results, roundInfo, workloads, libraries));
+        Console.WriteLine($"- load average at end: {ProcStats.LoadAverage()}; wall time {clock.Elapsed.TotalMinutes:F1} min");
+        foreach (string f in failures) Console.WriteLine($"- FAILED: {f}");
+        return failures.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Waits (at most <paramref name="maxSeconds"/>) until other processes use less than 10% of the machine over a
+    /// one-second sample; the waiting counts against the 9-minute budget and is printed.
+    /// </summary>
+    private static void WaitForIdle(double maxSeconds)
+    {
+        var clock = Stopwatch.StartNew();
+        double busy;
+        do
+        {
+            var before = ProcStats.CpuSnapshot.Take();
+            Thread.Sleep(1000);
+            busy = ProcStats.CpuSnapshot.Take().Since(before).ForeignPercent;
+        }
+        while (busy >= 10 && clock.Elapsed.TotalSeconds < maxSeconds);
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"waited {clock.Elapsed.TotalSeconds:F0} s for an idle machine; other processes' share over the last second: {busy:F0}%"));
+    }
+
+    private static string Describe(RunRecord r) => r.Workload == "W4"
+        ? string.Create(CultureInfo.InvariantCulture, $"batch {r.BatchRowsPerSecond:F0} rows/s, single row {r.SingleRowMedianMicros:F1} µs, acc {r.TestAccuracy:F4}, foreign CPU {r.ForeignCpuPercent:F0}%")
+        : string.Create(CultureInfo.InvariantCulture, $"{r.MedianEpochSeconds:F4} s/epoch, {r.Gflops:F1} GFLOP/s, acc {r.TestAccuracy:F4}, RSS {r.PeakRssMiB:F0} MiB, foreign CPU {r.ForeignCpuPercent:F0}%, steal {r.StealPercent:F0}%");
+
+    private static (RunRecord? Record, string? Error) Launch(string library, string workload, int round, string paramsFile)
+    {
+        string dll = typeof(SideBySideHarness).Assembly.Location;
+        var psi = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { dll, "run-one", library, workload, "--round", round.ToString(CultureInfo.InvariantCulture), "--params", paramsFile })
+            psi.ArgumentList.Add(a);
+        psi.Environment["OMP_NUM_THREADS"] = OursRunner.Threads.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["MKL_NUM_THREADS"] = OursRunner.Threads.ToString(CultureInfo.InvariantCulture);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("Could not start a child process.");
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        if (!p.WaitForExit(ChildTimeout))
+        {
+            p.Kill(entireProcessTree: true);
+            return (null, $"timed out after {ChildTimeout.TotalMinutes:F0} min");
+        }
+        p.WaitForExit();
+        string output = stdout.Result;
+        string? json = output.Split('\n').Select(l => l.Trim()).LastOrDefault(l => l.StartsWith('{'));
+        if (p.ExitCode != 0 || json is null)
+            return (null, $"exit code {p.ExitCode}: {Tail(stderr.Result + output)}");
+        return (RunRecord.FromJson(json), null);
+    }
+
+    private static string Tail(string text)
+    {
+        string t = text.Trim();
+        return t.Length <= 600 ? t : "…" + t[^600..];
+    }
+
+    private static string DotnetHost()
+    {
+        string? fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk)) return fromSdk;
+        string? self = Environment.ProcessPath;
+        if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
+        return "dotnet";
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown CPU" : line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+
+    private static string Report(List<RunRecord> results, List<(int Round, double Peak1, double Peak2, string Load)> rounds,
+        string[] workloads, string[] libraries)
+    {
+        var sb = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        double peak2 = rounds.Count > 0 ? Stats.Median(rounds.Select(r => r.Peak2)) : double.NaN;
+        string Name(string lib) => lib == "ours" ? "MLNetBackprop" : "TorchSharp 0.107 (libtorch 2.10)";
+        List<RunRecord> Of(string w, string lib) => results.Where(r => r.Workload == w && r.Library == lib).OrderBy(r => r.Round).ToList();
+        static string Range(IEnumerable<double> v)
+        {
+            var a = v.ToArray();
+            return a.Length == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{a.Min():0.0000}–{a.Max():0.0000}");
+        }
+
+        sb.AppendLine("## Training (medians over rounds of each run's median epoch, epochs 2..10; W3: iterations 2..100)");
+        sb.AppendLine();
+        sb.AppendLine("| workload | library | s/epoch | range over runs | test acc | peak RSS MiB | GFLOP/s | % of 2-thread FMA peak | max foreign CPU % | TorchSharp time ÷ ours (per-round pairs) |");
+        sb.AppendLine("|---|---|---:|---|---:|---:|---:|---:|---:|---|");
+        foreach (string w in workloads.Where(w => w != "W4"))
+        {
+            var title = Workload.ById(w);
+            foreach (string lib in libraries)
+            {
+                var runs = Of(w, lib);
+                if (runs.Count == 0) continue;
+                double t = Stats.Median(runs.Select(r => r.MedianEpochSeconds!.Value));
+                string ratio = "";
+                if (lib == "ours" && libraries.Contains("torch"))
+                {
+                    var torch = Of(w, "torch");
+                    if (torch.Count > 0)
+                    {
+                        double tt = Stats.Median(torch.Select(r => r.MedianEpochSeconds!.Value));
+                        var pairs = runs.Join(torch, o => o.Round, x => x.Round, (o, x) => x.MedianEpochSeconds!.Value / o.MedianEpochSeconds!.Value);
+                        ratio = string.Create(inv, $"**{tt / t:F2}×** ({string.Join(", ", pairs.Select(p => p.ToString("F2", inv)))})");
+                    }
+                }
+                double gf = Stats.Median(runs.Select(r => r.Gflops!.Value));
+                sb.AppendLine(string.Create(inv,
+                    $"| {w} {title.Title} | {Name(lib)} | {t:F4} | {Range(runs.Select(r => r.MedianEpochSeconds!.Value))} | {Stats.Median(runs.Select(r => r.TestAccuracy ?? double.NaN)):F4} | "
+                    + $"{Stats.Median(runs.Select(r => r.PeakRssMiB)):F0} | {gf:F1} | {100 * gf / peak2:F0}% | {runs.Max(r => r.ForeignCpuPercent):F0} | {ratio} |"));
+            }
+        }
+        sb.AppendLine();
+
+        if (workloads.Contains("W4"))
+        {
+            sb.AppendLine("## W4: scoring the 2,000 test rows with the trained W2 net (medians over rounds)");
+            sb.AppendLine();
+            sb.AppendLine("| path | batch rows/s | single row: median µs | rows/s one at a time | test acc | peak RSS MiB | max foreign CPU % |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+            foreach (string lib in libraries)
+            {
+                var runs = Of("W4", lib);
+                if (runs.Count == 0) continue;
+                double us = Stats.Median(runs.Select(r => r.SingleRowMedianMicros!.Value));
+                sb.AppendLine(string.Create(inv,
+                    $"| {Name(lib)}, in memory ({(lib == "ours" ? "Predict with a reused workspace" : "model.forward under no_grad")}) | "
+                    + $"{Stats.Median(runs.Select(r => r.BatchRowsPerSecond!.Value)):F0} | {us:F1} | {Stats.Median(runs.Select(r => r.SingleRowLoopRowsPerSecond!.Value)):F0} | "
+                    + $"{Stats.Median(runs.Select(r => r.TestAccuracy ?? double.NaN)):F4} | {Stats.Median(runs.Select(r => r.PeakRssMiB)):F0} | {runs.Max(r => r.ForeignCpuPercent):F0} |"));
+            }
+            var ours = Of("W4", "ours").Where(r => r.MlNetEngineMedianMicros is not null).ToList();
+            if (ours.Count > 0)
+            {
+                sb.AppendLine(string.Create(inv,
+                    $"| MLNetBackprop through ML.NET (Transform + cursor; PredictionEngine one row at a time)¹ | "
+                    + $"{Stats.Median(ours.Select(r => r.MlNetTransformRowsPerSecond!.Value)):F0} | {Stats.Median(ours.Select(r => r.MlNetEngineMedianMicros!.Value)):F1} | "
+                    + $"{Stats.Median(ours.Select(r => r.MlNetEngineRowsPerSecond!.Value)):F0} | {Stats.Median(ours.Select(r => r.MlNetAdapterAccuracy!.Value)):F4} | "
+                    + $"{Stats.Median(ours.Select(r => r.PeakRssMiBWithMlNet!.Value)):F0} | |"));
+            }
+            var oursW4 = Of("W4", "ours");
+            var torchW4 = Of("W4", "torch");
+            if (oursW4.Count > 0 && torchW4.Count > 0)
+            {
+                double batchRatio = Stats.Median(oursW4.Select(r => r.BatchRowsPerSecond!.Value)) / Stats.Median(torchW4.Select(r => r.BatchRowsPerSecond!.Value));
+                double rowRatio = Stats.Median(torchW4.Select(r => r.SingleRowMedianMicros!.Value)) / Stats.Median(oursW4.Select(r => r.SingleRowMedianMicros!.Value));
+                sb.AppendLine(string.Create(inv, $"| ratio ours ÷ TorchSharp (in memory; >1 = ours faster) | **{batchRatio:F2}×** | **{rowRatio:F2}×** | | | | |"));
+            }
+            sb.AppendLine();
+            sb.AppendLine("¹ The adapter cannot wrap an already trained network, so this row scores a BackpropTransformer of the same");
+            sb.AppendLine("architecture trained for 2 epochs through `MulticlassClassification.Trainers.Backprop` (its accuracy is that model's);");
+            sb.AppendLine("its RSS includes ML.NET and the in-memory part of the same process.");
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("## Rounds: FMA peak before the round, load average, other processes' share of the CPU during each timed region");
+        sb.AppendLine();
+        sb.AppendLine("| round | FMA peak 1 thread GFLOP/s | 2 threads | load avg (1/5/15 min) | foreign CPU % / steal % per run |");
+        sb.AppendLine("|---:|---:|---:|---|---|");
+        foreach (var (round, p1, p2, load) in rounds)
+        {
+            var runs = results.Where(r => r.Round == round)
+                .Select(r => string.Create(inv, $"{r.Workload} {(r.Library == "ours" ? "ours" : "torch")} {r.ForeignCpuPercent:F0}/{r.StealPercent:F0}"));
+            sb.AppendLine(string.Create(inv, $"| {round} | {p1:F1} | {p2:F1} | {load} | {string.Join("; ", runs)} |"));
+        }
+        sb.AppendLine();
+        sb.AppendLine("GFLOP/s = 6 × parameters × 8,000 examples / median epoch time; % of peak uses the median 2-thread FMA peak above.");
+        sb.AppendLine("Foreign CPU % = (machine busy ticks − this run's own ticks) / (cores × wall time) over the timed region; a run with");
+        sb.AppendLine("a high share competed for the two cores and its time is not representative.");
+        return sb.ToString();
+    }
+}
