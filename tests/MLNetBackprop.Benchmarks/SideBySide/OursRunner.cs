@@ -122,11 +122,15 @@ public static class OursRunner
         (record.ForeignCpuPercent, record.StealPercent) = ProcStats.CpuSnapshot.Take().Since(before);
     }
 
-    /// <summary>Median seconds of <paramref name="repetitions"/> calls after two warm-up calls.</summary>
+    /// <summary>
+    /// Median seconds of <paramref name="repetitions"/> calls after a warm-up of at least 50 calls and 1.5 s, so that
+    /// .NET's tiered JIT has replaced the first, unoptimized code (TensorPrimitives' element-wise loops run about 5 times
+    /// slower before that); the same warm-up is used for both libraries.
+    /// </summary>
     internal static double TimeMedian(int repetitions, Action action)
     {
-        action();
-        action();
+        long warm0 = Stopwatch.GetTimestamp();
+        for (int w = 0; w < 50 || Stopwatch.GetElapsedTime(warm0).TotalSeconds < 1.5; w++) action();
         var s = new double[repetitions];
         for (int r = 0; r < repetitions; r++)
         {
