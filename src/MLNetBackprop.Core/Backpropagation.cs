@@ -272,7 +272,7 @@ public static class Backpropagation
             var w = network.Weights(l);
             bool l2InGemm = reg.L2 != 0 && !(l == 0 && input.IsSparse);
             if (l == 0 && input.IsSparse)
-                SparseKernels.TransposedTimesSparse(deltaNext, nOut, input.RowStart, input.Indices, input.Values, rows, nIn, invM, gradW);
+                SparseKernels.TransposedTimesSparse(deltaNext, nOut, input.RowStart, input.Indices, input.Values, rows, nIn, invM, gradW, ws.SparseScratch(nIn * nOut));
             else
             {
                 ReadOnlySpan<T> a = l == 0 ? input.Dense : ws.ABuffer(l, rows);

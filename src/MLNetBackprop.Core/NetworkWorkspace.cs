@@ -62,6 +62,15 @@ public sealed class NetworkWorkspace<T> where T : unmanaged, IFloatingPointIeee7
 
     internal Span<T> DeltaBuffer(int l, int rows) => _delta[l].AsSpan(0, rows * _sizes[l]);
 
+    private T[] _sparseScratch = [];
+
+    /// <summary>Scratch for the sparse first-layer gradient (n_0 × n_1), allocated on first use and then reused.</summary>
+    internal Span<T> SparseScratch(int length)
+    {
+        if (_sparseScratch.Length < length) _sparseScratch = new T[length];
+        return _sparseScratch;
+    }
+
     /// <summary>The network's output h(x) for the last pass, rows × n_L.</summary>
     public ReadOnlySpan<T> Output(int rows) => _a[^1].AsSpan(0, rows * _sizes[^1]);
 }

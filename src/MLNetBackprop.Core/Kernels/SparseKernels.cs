@@ -24,23 +24,35 @@ internal static class SparseKernels
         }
     }
 
-    /// <summary>G[nOut × nIn] = alpha · Δᵀ · X with Δ dense rows × nOut and X sparse rows × nIn.</summary>
+    /// <summary>
+    /// G[nOut × nIn] = alpha · Δᵀ · X with Δ dense rows × nOut and X sparse rows × nIn. Accumulates Gᵀ (nIn × nOut) in
+    /// <paramref name="scratch"/> first, so each non-zero x_rj adds x_rj · δ_r to one contiguous row (a vector
+    /// multiply-add) instead of nOut scattered elements, then transposes into G. Each element sums the rows in order.
+    /// </summary>
     public static void TransposedTimesSparse<T>(ReadOnlySpan<T> delta, int nOut, ReadOnlySpan<int> rowStart,
-        ReadOnlySpan<int> indices, ReadOnlySpan<T> values, int rows, int nIn, T alpha, Span<T> g)
+        ReadOnlySpan<int> indices, ReadOnlySpan<T> values, int rows, int nIn, T alpha, Span<T> g, Span<T> scratch)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        g.Clear();
+        var gt = scratch.Slice(0, nIn * nOut);
+        gt.Clear();
         for (int r = 0; r < rows; r++)
         {
             var dr = delta.Slice(r * nOut, nOut);
             for (int k = rowStart[r]; k < rowStart[r + 1]; k++)
             {
-                int j = indices[k];
+                var row = gt.Slice(indices[k] * nOut, nOut);
                 T v = values[k];
-                for (int o = 0; o < nOut; o++) g[o * nIn + j] += dr[o] * v;
+                // row += v · δ_r as a separate multiply and add per lane (no fused rounding), like the scalar tail
+                int o = 0, w = Vector<T>.Count;
+                for (; o <= nOut - w; o += w)
+                    (new Vector<T>(row.Slice(o)) + new Vector<T>(dr.Slice(o)) * v).CopyTo(row.Slice(o));
+                for (; o < nOut; o++) row[o] += dr[o] * v;
             }
         }
-        if (alpha != T.One)
-            for (int i = 0; i < g.Length; i++) g[i] *= alpha;
+        for (int o = 0; o < nOut; o++)
+        {
+            var go = g.Slice(o * nIn, nIn);
+            for (int j = 0; j < nIn; j++) go[j] = alpha * gt[j * nOut + o];
+        }
     }
 }
