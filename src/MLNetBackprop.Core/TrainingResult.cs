@@ -5,11 +5,11 @@ namespace MLNetBackprop.Core;
 /// <summary>A trained network and how it got there.</summary>
 public sealed class TrainingResult<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    internal TrainingResult(NeuralNetwork<T> network, TrainingHistory history, int skippedBackoffs = 0)
+    internal TrainingResult(NeuralNetwork<T> network, TrainingHistory history, int learningRateBackoffs = 0)
     {
         Network = network;
         History = history;
-        LearningRateBackoffs = skippedBackoffs;
+        LearningRateBackoffs = learningRateBackoffs;
     }
 
     /// <summary>The trained network (every parameter finite).</summary>
