@@ -173,6 +173,9 @@ internal static class Gemm
         bool shareA = threads > 1 && job.RowTiles < 8 * threads && (long)k * job.RowTiles * mr <= MaxPackedElements;
         (job.Tn, job.Tm) = threads == 1 ? (1, 1) : ChooseSplit(threads, job.Panels, job.RowTiles, shareA);
         job.PackedB = GemmBuffers<T>.SharedB(checked(k * job.Panels * nr));
+        // A row-major B can be read in place (saving a copy of all of B) unless its row stride is a multiple of
+        // 256 bytes, where the kc rows of a panel would crowd a few L1 sets.
+        job.DirectB = !transB && (ldb * sizeof(T)) % 256 != 0;
         job.PackedA = shareA ? GemmBuffers<T>.SharedA(k * job.RowTiles * mr) : null;
         long packed = (long)k * (n + (shareA ? m : 0));
         job.PackParts = threads > 1 && packed >= 16 * 1024 ? Math.Min(threads, Math.Max(job.Panels, shareA ? job.RowTiles : 1)) : 1;

@@ -53,6 +53,12 @@ internal sealed unsafe class GemmJob<T> : IGemmParallelJob
     /// <summary>All of op(B), packed: k slice kb at p0·Panels·NR, then panel after panel (kc·NR each).</summary>
     public T* PackedB;
 
+    /// <summary>
+    /// B is not transposed and its rows are read in place: every full NR-wide panel is used straight from B (row stride
+    /// ldb) and only the last, partial panel is packed. Chosen when B's row stride does not alias in the L1 cache.
+    /// </summary>
+    public bool DirectB;
+
     /// <summary>All of op(A), packed the same way (tiles of kc·MR), or null when each part packs its own rows.</summary>
     public T* PackedA;
 
@@ -165,6 +171,7 @@ internal static unsafe class GemmDriver<T, TKernel>
             for (int pj = pan0; pj < pan1; pj++)
             {
                 int j0 = pj * nr;
+                if (job.DirectB && n - j0 >= nr) continue; // read in place in phase 2
                 PackB(job, p0, kc, j0, Math.Min(nr, n - j0), nr, bslice + (nint)pj * kc * nr);
             }
             if (job.PackedA != null)
@@ -231,7 +238,9 @@ internal static unsafe class GemmDriver<T, TKernel>
                 {
                     int j0 = pj * nr;
                     int cols = Math.Min(nr, n - j0);
-                    T* bp = bslice + (nint)pj * kc * nr;
+                    bool direct = job.DirectB && cols == nr;
+                    T* bp = direct ? job.B + (nint)p0 * job.Ldb + j0 : bslice + (nint)pj * kc * nr;
+                    nint ldbp = direct ? job.Ldb : nr;
                     for (int it = ic; it < icEnd; it++)
                     {
                         int i0 = it * mr;
@@ -240,11 +249,11 @@ internal static unsafe class GemmDriver<T, TKernel>
                         T* cp = c + i0 * ldc + j0;
                         if (rows == mr && cols == nr)
                         {
-                            TKernel.Run(kc, ap, 1, mr, bp, nr, cp, ldc, alpha, beta);
+                            TKernel.Run(kc, ap, 1, mr, bp, ldbp, cp, ldc, alpha, beta);
                         }
                         else
                         {
-                            TKernel.Run(kc, ap, 1, mr, bp, nr, cbuf, nr, T.One, T.Zero);
+                            TKernel.Run(kc, ap, 1, mr, bp, ldbp, cbuf, nr, T.One, T.Zero);
                             WriteEdge(cbuf, nr, rows, cols, cp, ldc, alpha, beta);
                         }
                     }
