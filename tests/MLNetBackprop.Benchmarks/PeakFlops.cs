@@ -61,30 +61,7 @@ public static class PeakFlops
     {
         FmaLoop(100_000, 1f); // warm up / tier up
         var results = new double[repetitions];
-        using var start = new Barrier(threads);
-        using var done = new CountdownEvent(threads);
-        for (int r = 0; r < repetitions; r++)
-        {
-            var workers = new Thread[threads - 1];
-            for (int t = 0; t < workers.Length; t++)
-            {
-                workers[t] = new Thread(() =>
-                {
-                    start.SignalAndWait();
-                    Sink = FmaLoop(iterations, 1f);
-                });
-                workers[t].Start();
-            }
-            start.SignalAndWait();
-            long t0 = Stopwatch.GetTimestamp();
-            Sink = FmaLoop(iterations, 1f);
-            foreach (Thread w in workers)
-            {
-                w.Join();
-            }
-            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            results[r] = threads * FlopsPerCall(iterations) / seconds / 1e9;
-        }
+        for (int r = 0; r < repetitions; r++) results[r] = MeasureOnce(threads, iterations);
         Array.Sort(results);
         return (results[repetitions / 2], results[^1]);
     }
