@@ -103,8 +103,6 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
     /// <summary>All parameters W⁰, b⁰, W¹, b¹, … in one span (writable).</summary>
     public Span<T> Parameters => _parameters;
 
-    internal T[] ParameterArray => _parameters;
-
     /// <summary>The n_{l+1} × n_l weight matrix from layer l to layer l + 1, row-major (writable).</summary>
     public Span<T> Weights(int l) => _parameters.AsSpan(_weightOffsets[l], _sizes[l + 1] * _sizes[l]);
 
