@@ -227,7 +227,10 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
     /// <summary>A read-only snapshot of the current weights laid out for fast single-row scoring (see <see cref="NetworkPredictor{T}"/>).</summary>
     public NetworkPredictor<T> CreatePredictor() => new(this);
 
-    /// <summary>Forward pass for one row.</summary>
+    /// <summary>
+    /// Forward pass for one row. Allocates the result and a workspace per call: for repeated scoring use
+    /// <see cref="CreatePredictor"/> (or a caller-owned workspace).
+    /// </summary>
     public T[] Predict(ReadOnlySpan<T> input)
     {
         var output = new T[OutputSize];
