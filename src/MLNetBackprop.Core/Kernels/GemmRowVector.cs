@@ -100,6 +100,41 @@ internal static unsafe class GemmRowVector<T>
             Store(cp + 6 * w, s6, va, vb, overwrite);
             Store(cp + 7 * w, s7, va, vb, overwrite);
         }
+        // Narrow remainders (a 10-class output is 2 vectors wide) keep 4 or 2 chains in flight: one chain at a time
+        // would wait out the FMA latency k times per vector.
+        for (; j + 4 * w <= n; j += 4 * w)
+        {
+            Vector256<T> s0 = default, s1 = default, s2 = default, s3 = default;
+            T* bp = b + j;
+            for (int p = 0; p < kc; p++)
+            {
+                Vector256<T> x = Vector256.Create(a[p]);
+                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
+                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
+                s2 = VectorFma.Fma(x, Vector256.Load(bp + 2 * w), s2);
+                s3 = VectorFma.Fma(x, Vector256.Load(bp + 3 * w), s3);
+                bp += ldb;
+            }
+            T* cp = c + j;
+            Store(cp, s0, va, vb, overwrite);
+            Store(cp + w, s1, va, vb, overwrite);
+            Store(cp + 2 * w, s2, va, vb, overwrite);
+            Store(cp + 3 * w, s3, va, vb, overwrite);
+        }
+        for (; j + 2 * w <= n; j += 2 * w)
+        {
+            Vector256<T> s0 = default, s1 = default;
+            T* bp = b + j;
+            for (int p = 0; p < kc; p++)
+            {
+                Vector256<T> x = Vector256.Create(a[p]);
+                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
+                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
+                bp += ldb;
+            }
+            Store(c + j, s0, va, vb, overwrite);
+            Store(c + j + w, s1, va, vb, overwrite);
+        }
         for (; j + w <= n; j += w)
         {
             Vector256<T> s0 = default;
