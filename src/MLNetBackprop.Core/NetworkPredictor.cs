@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Numerics.Tensors;
 using MLNetBackprop.Core.Kernels;
@@ -11,13 +12,37 @@ namespace MLNetBackprop.Core;
 /// batch, so a row scored here is bitwise the row <see cref="NeuralNetwork{T}.Predict(ReadOnlySpan{T}, Span{T}, int)"/>
 /// gives in a batch. Thread-safe; changing the source network afterwards does not change the snapshot.
 /// </summary>
+/// <remarks>
+/// A layer input that is mostly zeros (image pixels, one-hot features, the output of a ReLU layer) is multiplied by
+/// the weight rows of its non-zero elements only. That changes no bit of the result (see
+/// <see cref="Kernels.GemmSparseRow{T}"/>): a term 0 · w adds nothing to a fused multiply-add chain that starts at +0
+/// when w is finite, so it is done only when every weight of the snapshot is finite (otherwise 0 · ∞ = NaN must show).
+/// </remarks>
 public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int[] _sizes;
     private readonly Activation[] _activations;
     private readonly T[][] _transposedWeights;
+
+    /// <summary>
+    /// Row length of each transposed weight matrix: n_{l+1} rounded up to whole 256-bit vectors, zero-padded, so the
+    /// one-row product of a narrow layer (10 classes) runs as independent vector chains instead of a vector and
+    /// scalar chains one after the other. The padding columns are computed and ignored; the others keep their bits
+    /// (each element's operations do not depend on its neighbours).
+    /// </summary>
+    private readonly int[] _strides;
     private readonly T[][] _biases;
     private readonly int _maxWidth;
+    private readonly bool _weightsFinite;
+
+    /// <summary>Inputs with at most this fraction of non-zeros (times 1024) take the zero-skipping product.</summary>
+    private const int SparseFractionOf1024 = 768;
+
+    [ThreadStatic]
+    private static int[]? t_indices;
+
+    [ThreadStatic]
+    private static T[]? t_values;
 
     [ThreadStatic]
     private static T[]? t_z;
@@ -35,19 +60,24 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
         _sizes = network.LayerSizes.ToArray();
         _activations = network.Activations.ToArray();
         _transposedWeights = new T[_activations.Length][];
+        _strides = new int[_activations.Length];
+        int lanes = Math.Max(1, 32 / Unsafe.SizeOf<T>());
         _biases = new T[_activations.Length][];
         for (int l = 0; l < _activations.Length; l++)
         {
             int nIn = _sizes[l], nOut = _sizes[l + 1];
             var w = network.Weights(l);
-            var wt = new T[nIn * nOut];
+            int stride = (nOut + lanes - 1) / lanes * lanes;
+            var wt = new T[nIn * stride];
             for (int o = 0; o < nOut; o++)
                 for (int i = 0; i < nIn; i++)
-                    wt[i * nOut + o] = w[o * nIn + i];
+                    wt[i * stride + o] = w[o * nIn + i];
             _transposedWeights[l] = wt;
+            _strides[l] = stride;
             _biases[l] = network.Biases(l).ToArray();
         }
-        _maxWidth = _sizes.Max();
+        _maxWidth = Math.Max(_sizes.Max(), _strides.Max());
+        _weightsFinite = _transposedWeights.All(w => !w.Any(x => !T.IsFinite(x)));
     }
 
     /// <summary>Width of the input.</summary>
@@ -67,10 +97,174 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
     {
         if (input.Length != InputSize)
             throw new ArgumentException($"The row has {input.Length} values; the network's input layer has {InputSize} units.", nameof(input));
+        CheckOutputs(output, logits);
+        Run(input, default, default, output, logits);
+    }
+
+    /// <summary>
+    /// h(x) for one sparse row given by its <paramref name="indices"/> (strictly increasing, in [0, InputSize)) and
+    /// <paramref name="values"/>; bitwise what <see cref="Predict(ReadOnlySpan{T}, Span{T}, Span{T})"/> gives for the
+    /// same row written out densely. Fills <paramref name="logits"/> (the output layer's z) when it is not empty.
+    /// </summary>
+    public void PredictSparse(ReadOnlySpan<int> indices, ReadOnlySpan<T> values, Span<T> output, Span<T> logits = default)
+    {
+        if (indices.Length != values.Length)
+            throw new ArgumentException($"{indices.Length} indices but {values.Length} values.", nameof(values));
+        CheckOutputs(output, logits);
+        int previous = -1;
+        foreach (int j in indices)
+        {
+            if (j <= previous || j >= InputSize)
+                throw new ArgumentOutOfRangeException(nameof(indices), j, $"Sparse indices must be strictly increasing and in [0, {InputSize}).");
+            previous = j;
+        }
+        if (!SkipsZeros)
+        {
+            // 0 · ∞ must give NaN as in the dense product: write the row out.
+            var dense = new T[InputSize];
+            for (int t = 0; t < indices.Length; t++) dense[indices[t]] = values[t];
+            Run(dense, default, default, output, logits);
+            return;
+        }
+        Run(default, indices, values, output, logits);
+    }
+
+    /// <summary>
+    /// h(x) for <paramref name="inputs"/>.Length / InputSize dense rows (row-major) into <paramref name="outputs"/>
+    /// (rows × OutputSize), each row bitwise as <see cref="Predict(ReadOnlySpan{T}, Span{T})"/> scores it alone.
+    /// Blocks of rows are shared among up to <paramref name="maxThreads"/> threads (the result does not depend on the
+    /// thread count). Within a block, a first layer whose inputs are mostly zeros multiplies each row's non-zeros by
+    /// one L2-sized block of weight columns at a time; every other product is one GEMM over the block.
+    /// </summary>
+    public unsafe void PredictBatch(ReadOnlySpan<T> inputs, Span<T> outputs, int maxThreads = 1)
+    {
+        if (inputs.Length % InputSize != 0)
+            throw new ArgumentException($"The input length {inputs.Length} is not a multiple of the input size {InputSize}.", nameof(inputs));
+        int rows = inputs.Length / InputSize;
+        if (outputs.Length < (long)rows * OutputSize)
+            throw new ArgumentException($"The output span needs {(long)rows * OutputSize} elements, it has {outputs.Length}.", nameof(outputs));
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxThreads, 1);
+        int blocks = (rows + BatchBlockRows - 1) / BatchBlockRows;
+        int threads = Math.Min(Math.Min(maxThreads, Environment.ProcessorCount), blocks);
+        int d = InputSize, k = OutputSize;
+        if (threads <= 1)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                int r0 = b * BatchBlockRows, n = Math.Min(BatchBlockRows, rows - r0);
+                RunBlock(inputs.Slice(r0 * d, n * d), n, outputs.Slice(r0 * k, n * k));
+            }
+            return;
+        }
+        fixed (T* pin = inputs, pout = outputs)
+        {
+            T* x = pin, y = pout;
+            Parallel.For(0, blocks, new ParallelOptions { MaxDegreeOfParallelism = threads }, b =>
+            {
+                int r0 = b * BatchBlockRows, n = Math.Min(BatchBlockRows, rows - r0);
+                RunBlock(new ReadOnlySpan<T>(x + (long)r0 * d, n * d), n, new Span<T>(y + (long)r0 * k, n * k));
+            });
+        }
+    }
+
+    /// <summary>Rows per block of <see cref="PredictBatch"/>: big enough for an efficient GEMM, small enough that its activations stay in L2.</summary>
+    private const int BatchBlockRows = 128;
+
+    /// <summary>Weight bytes of one column block of the sparse first layer (kept in L2 while the block's rows pass).</summary>
+    private const int SparseColumnBlockBytes = 256 * 1024;
+
+    [ThreadStatic]
+    private static T[]? t_blockZ;
+
+    [ThreadStatic]
+    private static T[]? t_blockA;
+
+    [ThreadStatic]
+    private static T[]? t_blockValues;
+
+    [ThreadStatic]
+    private static int[]? t_blockIndices;
+
+    private void RunBlock(ReadOnlySpan<T> x, int rows, Span<T> y)
+    {
+        int size = rows * _maxWidth;
+        var z = t_blockZ is { } bz && bz.Length >= size ? bz : t_blockZ = new T[BatchBlockRows * _maxWidth];
+        var a = t_blockA is { } ba && ba.Length >= size ? ba : t_blockA = new T[BatchBlockRows * _maxWidth];
+        int last = _activations.Length - 1;
+        ReadOnlySpan<T> input = x;
+        for (int l = 0; l <= last; l++)
+        {
+            int nIn = _sizes[l], nOut = _sizes[l + 1];
+            // Layers alternate between the two buffers; the activation is applied in place (element-wise, so the
+            // same values as into a separate buffer).
+            var zl = (l % 2 == 0 ? z : a).AsSpan(0, rows * nOut);
+            if (l > 0 || !TrySparseFirstLayer(x, rows, zl))
+                Gemm.Multiply(false, false, rows, nOut, nIn, T.One, input, nIn, _transposedWeights[l], _strides[l], T.Zero, zl, nOut);
+            for (int r = 0; r < rows; r++)
+            {
+                var zr = zl.Slice(r * nOut, nOut);
+                TensorPrimitives.Add(zr, _biases[l], zr);
+            }
+            if (l == last)
+            {
+                ActivationFunctions.Apply(_activations[l], zl, y.Slice(0, rows * nOut), nOut);
+                return;
+            }
+            ActivationFunctions.Apply(_activations[l], zl, zl, nOut);
+            input = zl;
+        }
+    }
+
+    /// <summary>
+    /// z = x · W₀ᵀ over the non-zeros of the block's rows, one block of weight columns at a time; false (nothing
+    /// written) when zeros are not to be skipped or the block is not sparse enough for it to pay.
+    /// </summary>
+    private bool TrySparseFirstLayer(ReadOnlySpan<T> x, int rows, Span<T> z)
+    {
+        if (!SkipsZeros) return false;
+        int nIn = _sizes[0], nOut = _sizes[1];
+        int capacity = BatchBlockRows * nIn + GemmSparseRow<T>.CompressSlack;
+        var indices = t_blockIndices is { } bi && bi.Length >= capacity ? bi : t_blockIndices = new int[capacity];
+        var values = t_blockValues is { } bv && bv.Length >= capacity ? bv : t_blockValues = new T[capacity];
+        Span<int> rowStart = rows <= 256 ? stackalloc int[rows + 1] : new int[rows + 1];
+        int total = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            rowStart[r] = total;
+            int length = nIn + GemmSparseRow<T>.CompressSlack;
+            total += GemmSparseRow<T>.Compress(x.Slice(r * nIn, nIn), indices.AsSpan(total, length), values.AsSpan(total, length));
+        }
+        rowStart[rows] = total;
+        if ((long)total * 1024 > (long)rows * nIn * SparseFractionOf1024) return false;
+        int vector = Math.Max(1, 32 / Unsafe.SizeOf<T>());
+        int columns = Math.Max(16 * vector, SparseColumnBlockBytes / (nIn * Unsafe.SizeOf<T>()) / (16 * vector) * (16 * vector));
+        var w = _transposedWeights[0];
+        for (int j0 = 0; j0 < nOut; j0 += columns)
+        {
+            int width = Math.Min(columns, nOut - j0);
+            for (int r = 0; r < rows; r++)
+            {
+                int from = rowStart[r], count = rowStart[r + 1] - from;
+                GemmSparseRow<T>.Multiply(nIn, width, indices.AsSpan(from, count), values.AsSpan(from, count), w.AsSpan(j0), _strides[0], z.Slice(r * nOut + j0, width));
+            }
+        }
+        return true;
+    }
+
+    private void CheckOutputs(Span<T> output, Span<T> logits)
+    {
         if (output.Length < OutputSize)
             throw new ArgumentException($"The output span needs {OutputSize} elements, it has {output.Length}.", nameof(output));
         if (!logits.IsEmpty && logits.Length < OutputSize)
             throw new ArgumentException($"The logits span needs {OutputSize} elements, it has {logits.Length}.", nameof(logits));
+    }
+
+    /// <summary>
+    /// The forward pass for one row: dense <paramref name="input"/>, or (when it is empty) the sparse first-layer input
+    /// <paramref name="indices"/>/<paramref name="values"/>.
+    /// </summary>
+    private void Run(ReadOnlySpan<T> input, ReadOnlySpan<int> indices, ReadOnlySpan<T> values, Span<T> output, Span<T> logits)
+    {
         var z = Scratch(ref t_z);
         var a0 = Scratch(ref t_a0);
         var a1 = Scratch(ref t_a1);
@@ -79,9 +273,14 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
         for (int l = 0; l <= last; l++)
         {
             int nIn = _sizes[l], nOut = _sizes[l + 1];
+            // z = a · Wᵀ (Wᵀ stored n_in × n_out, so this is the plain row-times-matrix product), + b; computed over the
+            // padded width, used over n_out.
+            var padded = z.AsSpan(0, _strides[l]);
+            if (l == 0 && input.IsEmpty) // a sparse first-layer input
+                GemmSparseRow<T>.Multiply(nIn, padded.Length, indices, values, _transposedWeights[l], padded.Length, padded);
+            else
+                Multiply(l, a, padded);
             var zl = z.AsSpan(0, nOut);
-            // z = a · Wᵀ (Wᵀ stored n_in × n_out, so this is the plain row-times-matrix product), + b
-            Gemm.Multiply(false, false, 1, nOut, nIn, T.One, a, nIn, _transposedWeights[l], nOut, T.Zero, zl, nOut);
             TensorPrimitives.Add(zl, _biases[l], zl);
             if (l == last)
             {
@@ -94,6 +293,35 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
             a = next;
         }
     }
+
+    /// <summary>z = a · W_lᵀ over the padded width, over the non-zeros of a only when they are few enough to pay for finding them.</summary>
+    private void Multiply(int l, ReadOnlySpan<T> a, Span<T> z)
+    {
+        int nIn = _sizes[l], nOut = _strides[l];
+        // Zeros are looked for in the input and after a ReLU (about half its outputs); sigmoid, tanh, leaky ReLU and
+        // identity outputs are almost never exactly zero.
+        if (SkipsZeros && (l == 0 || _activations[l - 1] == Activation.Relu))
+        {
+            int capacity = _maxWidth + GemmSparseRow<T>.CompressSlack;
+            var indices = t_indices is { } ti && ti.Length >= capacity ? ti : t_indices = new int[capacity];
+            var values = t_values is { } tv && tv.Length >= capacity ? tv : t_values = new T[capacity];
+            int nnz = GemmSparseRow<T>.Compress(a, indices, values);
+            if ((long)nnz * 1024 <= (long)nIn * SparseFractionOf1024)
+            {
+                GemmSparseRow<T>.Multiply(nIn, nOut, indices.AsSpan(0, nnz), values.AsSpan(0, nnz), _transposedWeights[l], nOut, z);
+                return;
+            }
+        }
+        Gemm.Multiply(false, false, 1, nOut, nIn, T.One, a, nIn, _transposedWeights[l], nOut, T.Zero, z, nOut);
+    }
+
+    /// <summary>
+    /// Whether zero inputs are skipped (default true; it never changes a bit of the result, only the speed). The
+    /// benchmarks turn it off to measure the plain dense product.
+    /// </summary>
+    internal bool SkipZeroInputs { get; set; } = true;
+
+    private bool SkipsZeros => SkipZeroInputs && _weightsFinite;
 
     private T[] Scratch(ref T[]? buffer)
     {

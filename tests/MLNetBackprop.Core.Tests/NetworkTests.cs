@@ -128,10 +128,87 @@ public class NetworkTests
             net.Predict(x.AsSpan(r * inputs, inputs), new float[outputs], ws);
             Assert.Equal(ws.Z(net.LayerSizes.Count - 1).ToArray(), logits);
         }
+        var all = new float[rows * outputs];
+        predictor.PredictBatch(x, all, maxThreads: 2);
+        Assert.Equal(batch, all);
         // A snapshot: later changes to the network do not reach it.
         net.Weights(0)[0] += 1;
         predictor.Predict(x.AsSpan(0, inputs), one);
         Assert.Equal(batch.AsSpan(0, outputs).ToArray(), one);
+    }
+
+    [Theory]
+    [InlineData(784, new[] { 128 }, 10, Activation.Sigmoid, Activation.Softmax)]
+    [InlineData(784, new[] { 256, 128 }, 10, Activation.Relu, Activation.Softmax)]
+    [InlineData(30, new[] { 9 }, 1, Activation.Tanh, Activation.Identity)]
+    public void MostlyZeroRowsScoreBitwiseAsTheBatchDenseSparseAndOnAnyThreadCount(int inputs, int[] hidden, int outputs, Activation h, Activation o)
+    {
+        // Rows like MNIST's (about 80 % zeros, some −0) take the zero-skipping product; every way of scoring them gives
+        // the batch's bits: one row dense, one row sparse, and PredictBatch on 1 and 2 threads.
+        var rng = new Random(inputs + hidden.Length);
+        var net = NeuralNetwork<float>.Create(inputs, hidden, outputs, h, o, seed: 5);
+        for (int l = 0; l < net.WeightLayerCount; l++)
+            for (int i = 0; i < net.Biases(l).Length; i++) net.Biases(l)[i] = (float)(rng.NextDouble() - 0.5);
+        // 300 rows = three blocks of PredictBatch: two mostly zero (the sparse first layer), the last one dense (GEMM).
+        int rows = 300;
+        var x = new float[rows * inputs];
+        for (int i = 0; i < x.Length; i++)
+            x[i] = i >= 256 * inputs || rng.NextDouble() < 0.2 ? (float)rng.NextDouble() : rng.Next(4) == 0 ? -0f : 0f;
+        x.AsSpan(0, inputs).Clear(); // an all-zero row
+        var batch = new float[rows * outputs];
+        net.Predict(x, batch, maxThreads: 2);
+        var predictor = net.CreatePredictor();
+        var one = new float[outputs];
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.AsSpan(r * inputs, inputs);
+            predictor.Predict(row, one);
+            Assert.Equal(batch.AsSpan(r * outputs, outputs).ToArray(), one);
+            var indices = Enumerable.Range(0, inputs).Where(j => x[r * inputs + j] != 0).ToArray();
+            var values = indices.Select(j => x[r * inputs + j]).ToArray();
+            var sparse = new float[outputs];
+            predictor.PredictSparse(indices, values, sparse);
+            Assert.Equal(one, sparse);
+        }
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var all = new float[rows * outputs];
+            predictor.PredictBatch(x, all, threads);
+            Assert.Equal(batch, all);
+        }
+    }
+
+    [Fact]
+    public void AnInfiniteWeightStillGivesNaNForAZeroInputAsTheDenseProductDoes()
+    {
+        // 0 · ∞ = NaN in the batch product; skipping zero inputs would hide it, so the predictor must not skip.
+        var net = NeuralNetwork<float>.Create(20, [4], 1, Activation.Tanh, Activation.Identity, seed: 1);
+        net.Weights(0)[3] = float.PositiveInfinity; // unit 0, input 3
+        var x = new float[20];
+        x[10] = 0.5f;
+        var batch = new float[1];
+        net.Predict(x, batch);
+        Assert.True(float.IsNaN(batch[0]));
+        var predictor = net.CreatePredictor();
+        var one = new float[1];
+        predictor.Predict(x, one);
+        Assert.True(float.IsNaN(one[0]));
+        predictor.PredictSparse([10], [0.5f], one);
+        Assert.True(float.IsNaN(one[0]));
+    }
+
+    [Fact]
+    public void PredictSparseAndPredictBatchRejectBadInputByName()
+    {
+        var predictor = NeuralNetwork<float>.Create(6, [3], 2, seed: 1).CreatePredictor();
+        var output = new float[2];
+        Assert.Equal("indices", Assert.Throws<ArgumentOutOfRangeException>(() => predictor.PredictSparse([2, 2], [1f, 1f], output)).ParamName);
+        Assert.Equal("indices", Assert.Throws<ArgumentOutOfRangeException>(() => predictor.PredictSparse([6], [1f], output)).ParamName);
+        Assert.Equal("values", Assert.Throws<ArgumentException>(() => predictor.PredictSparse([1, 2], [1f], output)).ParamName);
+        Assert.Equal("output", Assert.Throws<ArgumentException>(() => predictor.PredictSparse([1], [1f], new float[1])).ParamName);
+        Assert.Equal("inputs", Assert.Throws<ArgumentException>(() => predictor.PredictBatch(new float[13], new float[10])).ParamName);
+        Assert.Equal("outputs", Assert.Throws<ArgumentException>(() => predictor.PredictBatch(new float[12], new float[3])).ParamName);
+        Assert.Equal("maxThreads", Assert.Throws<ArgumentOutOfRangeException>(() => predictor.PredictBatch(new float[12], new float[4], 0)).ParamName);
     }
 
     [Fact]
