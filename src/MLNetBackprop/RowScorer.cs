@@ -15,11 +15,9 @@ internal sealed class RowScorer
     private readonly DataViewRow _input;
     private readonly ValueGetter<VBuffer<float>> _features;
     private readonly NetworkPredictor<float> _predictor;
-    private readonly NetworkWorkspace<float> _workspace;
     private readonly float[] _output;
     private readonly float[] _logits;
     private readonly string _featureName;
-    private readonly int _outputLayer;
     private VBuffer<float> _buffer;
     private float _logit;
     private long _scoredPosition = -1;
@@ -32,10 +30,8 @@ internal sealed class RowScorer
         _featureName = featureColumn.Name;
         _features = input.GetGetter<VBuffer<float>>(featureColumn);
         _predictor = model.Predictor;
-        _workspace = new NetworkWorkspace<float>(_net, 1);
         _output = new float[_net.OutputSize];
         _logits = new float[_net.OutputSize];
-        _outputLayer = _net.LayerSizes.Count - 1;
     }
 
     private void Ensure()
@@ -46,13 +42,11 @@ internal sealed class RowScorer
         if (_buffer.Length != _net.InputSize)
             throw new InvalidOperationException($"Column '{_featureName}' row {pos} has {_buffer.Length} slots; the model was trained on {_net.InputSize}.");
         var values = _buffer.GetValues();
+        // A sparse row is scored from its non-zeros with the same bits as the row written out densely.
         if (_buffer.IsDense)
             _predictor.Predict(values, _output, _logits);
         else
-        {
-            _net.PredictSparse(_buffer.GetIndices(), values, _output, _workspace);
-            _workspace.Z(_outputLayer).CopyTo(_logits);
-        }
+            _predictor.PredictSparse(_buffer.GetIndices(), values, _output, _logits);
         if (_model.Task == BackpropTask.BinaryClassification)
             _logit = _net.OutputActivation == Activation.Sigmoid ? _logits[0] : _output[0];
         else if (_model.Task == BackpropTask.Regression)
