@@ -9,6 +9,7 @@ using MLNetBackprop.Benchmarks.SideBySide;
 //   TorchSharp (issue #8), one child process per run; TorchSharp only when built with -p:WithTorch=true, otherwise
 //   this library alone.
 // `run-one <ours|torch> <W1|W2|W3|W4> [--round r] [--params file]`: one run, one JSON line (used by side-by-side).
+// `predict-quick`: in-memory scoring speed (one row, batch; zero-skipping on and off) for the W1 and W2 networks.
 // `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2).
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--filter *TrainingStep*`).
 if (args.Length > 0 && args[0] == "gemm-quick")
@@ -32,6 +33,11 @@ if (args.Length > 0 && args[0] == "side-by-side")
 if (args.Length > 0 && args[0] == "run-one")
 {
     return SideBySideHarness.RunOne(args);
+}
+if (args.Length > 0 && args[0] == "predict-quick")
+{
+    PredictHarness.Run();
+    return 0;
 }
 if (args.Length > 0 && args[0] == "alloc-check")
 {

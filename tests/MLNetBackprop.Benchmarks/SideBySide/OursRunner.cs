@@ -92,34 +92,55 @@ public static class OursRunner
         return net;
     }
 
-    /// <summary>In-memory scoring: the test rows as one batch (reused workspace), then one row at a time (a predictor).</summary>
+    /// <summary>
+    /// In-memory scoring: the test rows as one batch (a <see cref="NetworkPredictor{T}"/>'s PredictBatch, and the
+    /// training-side NeuralNetwork.Predict GEMM for reference), then one row at a time with the predictor, for the
+    /// trained W2 net and for a 784-128-10 net (W1's shape and initial weights: the one-row target).
+    /// </summary>
     private static void Score(NeuralNetwork<float> net, Mnist data, RunRecord record)
     {
         int n = data.TestCount, k = Mnist.Classes, d = Mnist.Features;
         var before = ProcStats.CpuSnapshot.Take();
-        var batchWs = new NetworkWorkspace<float>(net, n);
-        var outputs = new float[n * k];
-        record.BatchRowsPerSecond = n / TimeMedian(21, () => net.Predict(data.TestX, outputs, batchWs, Threads));
-
-        // One row at a time the way an application scores: a predictor snapshot (transposed weights) of the trained net.
         var predictor = net.CreatePredictor();
+        var outputs = new float[n * k];
+        record.BatchRowsPerSecond = n / TimeMedian(21, () => predictor.PredictBatch(data.TestX, outputs, Threads));
+        var batchWs = new NetworkWorkspace<float>(net, n);
+        record.BatchGemmRowsPerSecond = n / TimeMedian(21, () => net.Predict(data.TestX, outputs, batchWs, Threads));
+
         var one = new float[k];
-        var micros = new double[n];
+        (record.SingleRowMedianMicros, record.SingleRowLoopRowsPerSecond) =
+            OneRowMedianMicros(n, i => predictor.Predict(data.TestX.AsSpan(i * d, d), one));
+        var w1 = Workload.W1.CreateNetwork(InitSeed).CreatePredictor();
+        (record.W1ShapeSingleRowMedianMicros, _) = OneRowMedianMicros(n, i => w1.Predict(data.TestX.AsSpan(i * d, d), one));
+        (record.ForeignCpuPercent, record.StealPercent) = ProcStats.CpuSnapshot.Take().Since(before);
+    }
+
+    /// <summary>
+    /// Scores the <paramref name="rows"/> test rows one at a time: a warm-up of at least 1.5 s (as <see cref="TimeMedian"/>),
+    /// then three timed passes; returns the median over passes of each pass's median µs per row, and the rows/s of the
+    /// last pass as a whole. Used for both libraries.
+    /// </summary>
+    internal static (double MedianMicros, double LoopRowsPerSecond) OneRowMedianMicros(int rows, Action<int> scoreRow)
+    {
+        long warm0 = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(warm0).TotalSeconds < 1.5)
+            for (int i = 0; i < rows; i++) scoreRow(i);
+        var micros = new double[rows];
+        var medians = new double[3];
         double loopSeconds = 0;
-        for (int pass = 0; pass < 2; pass++) // the first pass warms up
+        for (int pass = 0; pass < medians.Length; pass++)
         {
             long loop0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < rows; i++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                predictor.Predict(data.TestX.AsSpan(i * d, d), one);
+                scoreRow(i);
                 micros[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
             }
             loopSeconds = Stopwatch.GetElapsedTime(loop0).TotalSeconds;
+            medians[pass] = Stats.Median(micros);
         }
-        record.SingleRowMedianMicros = Stats.Median(micros);
-        record.SingleRowLoopRowsPerSecond = n / loopSeconds;
-        (record.ForeignCpuPercent, record.StealPercent) = ProcStats.CpuSnapshot.Take().Since(before);
+        return (Stats.Median(medians), rows / loopSeconds);
     }
 
     /// <summary>

@@ -47,8 +47,14 @@ public sealed class RunRecord
     /// <summary>W4: rows/s scoring the 2,000 test rows as one batch (median of repetitions).</summary>
     public double? BatchRowsPerSecond { get; set; }
 
+    /// <summary>W4, ours only: rows/s of the training-side batch forward (NeuralNetwork.Predict, one GEMM per layer over the batch).</summary>
+    public double? BatchGemmRowsPerSecond { get; set; }
+
     /// <summary>W4: median µs to score one row.</summary>
     public double? SingleRowMedianMicros { get; set; }
+
+    /// <summary>W4: median µs to score one row with a 784-128-10 sigmoid/softmax net (W1's shape, initial weights).</summary>
+    public double? W1ShapeSingleRowMedianMicros { get; set; }
 
     /// <summary>W4: rows/s of the one-row-at-a-time loop over the test rows (its second pass).</summary>
     public double? SingleRowLoopRowsPerSecond { get; set; }

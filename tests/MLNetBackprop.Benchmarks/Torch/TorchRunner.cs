@@ -162,24 +162,19 @@ public static class TorchRunner
                 model.forward(testX);
             });
             record.BatchRowsPerSecond = n / batchSeconds;
-            var micros = new double[n];
-            double loopSeconds = 0;
-            for (int pass = 0; pass < 2; pass++) // the first pass warms up
+            (record.SingleRowMedianMicros, record.SingleRowLoopRowsPerSecond) = OursRunner.OneRowMedianMicros(n, i =>
             {
-                long loop0 = Stopwatch.GetTimestamp();
-                for (int i = 0; i < n; i++)
-                {
-                    long t0 = Stopwatch.GetTimestamp();
-                    using (var scope = torch.NewDisposeScope())
-                    {
-                        model.forward(testX.narrow(0, i, 1));
-                    }
-                    micros[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
-                }
-                loopSeconds = Stopwatch.GetElapsedTime(loop0).TotalSeconds;
-            }
-            record.SingleRowMedianMicros = Stats.Median(micros);
-            record.SingleRowLoopRowsPerSecond = n / loopSeconds;
+                using var scope = torch.NewDisposeScope();
+                model.forward(testX.narrow(0, i, 1));
+            });
+            // The one-row target is for 784-128-10: W1's shape with its initial weights.
+            var (w1, _) = Build(SideBySide.Workload.W1);
+            w1.eval();
+            (record.W1ShapeSingleRowMedianMicros, _) = OursRunner.OneRowMedianMicros(n, i =>
+            {
+                using var scope = torch.NewDisposeScope();
+                w1.forward(testX.narrow(0, i, 1));
+            });
         }
         (record.ForeignCpuPercent, record.StealPercent) = ProcStats.CpuSnapshot.Take().Since(before);
     }
