@@ -128,7 +128,8 @@ public static class Backpropagation
             var z = ws.ZBuffer(l + 1, rows);
             // Z^(l+1) = A^(l) · W^(l)ᵀ
             if (l == 0 && input.IsSparse)
-                SparseKernels.MultiplyByTransposed(input.RowStart, input.Indices, input.Values, rows, network.Weights(0), nIn, nOut, z);
+                SparseKernels.MultiplyByTransposed(input.RowStart, input.Indices, input.Values, rows, network.Weights(0), nIn, nOut, z,
+                    ws.TransposedWeightScratch(nIn * nOut), maxThreads);
             else
             {
                 ReadOnlySpan<T> a = l == 0 ? input.Dense : ws.ABuffer(l, rows);
@@ -267,18 +268,20 @@ public static class Backpropagation
             var gradW = gradient.Slice(network.WeightOffset(l), nOut * nIn);
             var gradB = gradient.Slice(network.BiasOffset(l), nOut);
 
-            // ∂J/∂W^(l) = (1/m) δ^(l+1)ᵀ · A^(l) + λ W^(l). On the dense path the λW term rides in the GEMM's
-            // epilogue (C = α·AB + β·C with C preset to W and β = λ), saving a pass over the weights.
+            // ∂J/∂W^(l) = (1/m) δ^(l+1)ᵀ · A^(l) + λ W^(l). The λW term rides in the product's epilogue
+            // (C = α·AB + β·C with C preset to W and β = λ), saving a pass over the weights; the sparse product
+            // gives the dense one's bits.
             var w = network.Weights(l);
-            bool l2InGemm = reg.L2 != 0 && !(l == 0 && input.IsSparse);
+            bool l2InGemm = reg.L2 != 0;
+            if (l2InGemm) w.CopyTo(gradW);
+            T beta = l2InGemm ? T.CreateTruncating(reg.L2) : T.Zero;
             if (l == 0 && input.IsSparse)
-                SparseKernels.TransposedTimesSparse(deltaNext, nOut, input.RowStart, input.Indices, input.Values, rows, nIn, invM, gradW, ws.SparseScratch(nIn * nOut));
+                SparseKernels.TransposedTimesSparse(deltaNext, nOut, input.RowStart, input.Indices, input.Values, rows, nIn, invM, beta,
+                    gradW, maxThreads);
             else
             {
                 ReadOnlySpan<T> a = l == 0 ? input.Dense : ws.ABuffer(l, rows);
-                if (l2InGemm) w.CopyTo(gradW);
-                Gemm.Multiply(true, false, nOut, nIn, rows, invM, deltaNext, nOut, a, nIn,
-                    l2InGemm ? T.CreateTruncating(reg.L2) : T.Zero, gradW, nIn, maxThreads);
+                Gemm.Multiply(true, false, nOut, nIn, rows, invM, deltaNext, nOut, a, nIn, beta, gradW, nIn, maxThreads);
             }
 
             // ∂J/∂b^(l) = (1/m) Σ_i δ_i^(l+1)
@@ -286,8 +289,7 @@ public static class Backpropagation
             for (int r = 0; r < rows; r++) TensorPrimitives.Add(gradB, deltaNext.Slice(r * nOut, nOut), gradB);
             TensorPrimitives.Multiply(gradB, invM, gradB);
 
-            // + λ W^(l) (unless the GEMM added it) + λ₁ sign(W^(l)); biases are not decayed.
-            if (reg.L2 != 0 && !l2InGemm) TensorPrimitives.MultiplyAdd(w, T.CreateTruncating(reg.L2), gradW, gradW);
+            // + λ₁ sign(W^(l)); biases are not decayed.
             if (reg.L1 != 0)
             {
                 // sign(W) with sign(0) = 0; a NaN weight propagates NaN (T.Sign would throw), which the trainer reports as divergence.

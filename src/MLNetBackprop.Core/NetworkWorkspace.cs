@@ -62,13 +62,13 @@ public sealed class NetworkWorkspace<T> where T : unmanaged, IFloatingPointIeee7
 
     internal Span<T> DeltaBuffer(int l, int rows) => _delta[l].AsSpan(0, rows * _sizes[l]);
 
-    private T[] _sparseScratch = [];
+    private T[] _transposedWeightScratch = [];
 
-    /// <summary>Scratch for the sparse first-layer gradient (n_0 × n_1), allocated on first use and then reused.</summary>
-    internal Span<T> SparseScratch(int length)
+    /// <summary>Scratch for W⁰ᵀ (n_0 × n_1) in the sparse first-layer forward pass, allocated on first use and then reused.</summary>
+    internal Span<T> TransposedWeightScratch(int length)
     {
-        if (_sparseScratch.Length < length) _sparseScratch = new T[length];
-        return _sparseScratch;
+        if (_transposedWeightScratch.Length < length) _transposedWeightScratch = new T[length];
+        return _transposedWeightScratch;
     }
 
     /// <summary>The network's output h(x) for the last pass, rows × n_L.</summary>

@@ -17,7 +17,7 @@ internal static unsafe class GemmPackFloat
     /// Each store writes 8 values even when the caller only wants the first few per group (see <see cref="PackRowsToGroups"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(float* src, nint lds, float* dst, nint ldd)
+    internal static void Transpose8(float* src, nint lds, float* dst, nint ldd)
     {
         Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds);
         Vector256<float> r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
