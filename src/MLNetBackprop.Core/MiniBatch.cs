@@ -48,12 +48,12 @@ internal sealed class MiniBatch<T> where T : unmanaged, IFloatingPointIeee754<T>
         Rows = data.Count;
         TargetCount = data.TargetCount;
         _featureCount = data.FeatureCount;
-        _sparse = data.IsSparse;
+        _sparse = data.HasSparseRows;
         if (_sparse)
         {
-            _rowStart = data.RowStart!;
-            _indices = data.Indices!;
-            _values = data.Values!;
+            _rowStart = data.SparseRowStart!;
+            _indices = data.SparseIndices!;
+            _values = data.SparseValues!;
         }
         else
         {
@@ -72,7 +72,7 @@ internal sealed class MiniBatch<T> where T : unmanaged, IFloatingPointIeee754<T>
         Rows = n;
         TargetCount = t;
         _featureCount = f;
-        _sparse = data.IsSparse;
+        _sparse = data.HasSparseRows;
         _weighted = data.HasWeights;
         Grow(ref _targets, n * t);
         for (int r = 0; r < n; r++) data.TargetRow(rows[r]).CopyTo(_targets.AsSpan(r * t, t));
@@ -83,17 +83,19 @@ internal sealed class MiniBatch<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         if (_sparse)
         {
+            int[] rowStart = data.SparseRowStart!, indices = data.SparseIndices!;
+            T[] values = data.SparseValues!;
             Grow(ref _rowStart, n + 1);
             _rowStart[0] = 0;
             for (int r = 0; r < n; r++)
-                _rowStart[r + 1] = _rowStart[r] + data.RowStart![rows[r] + 1] - data.RowStart[rows[r]];
+                _rowStart[r + 1] = _rowStart[r] + rowStart[rows[r] + 1] - rowStart[rows[r]];
             Grow(ref _indices, _rowStart[n]);
             Grow(ref _values, _rowStart[n]);
             for (int r = 0; r < n; r++)
             {
-                int from = data.RowStart![rows[r]], len = data.RowStart[rows[r] + 1] - from;
-                data.Indices.AsSpan(from, len).CopyTo(_indices.AsSpan(_rowStart[r]));
-                data.Values.AsSpan(from, len).CopyTo(_values.AsSpan(_rowStart[r]));
+                int from = rowStart[rows[r]], len = rowStart[rows[r] + 1] - from;
+                indices.AsSpan(from, len).CopyTo(_indices.AsSpan(_rowStart[r]));
+                values.AsSpan(from, len).CopyTo(_values.AsSpan(_rowStart[r]));
             }
         }
         else

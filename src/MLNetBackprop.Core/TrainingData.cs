@@ -41,6 +41,58 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
     internal int[]? RowStart { get; }
     internal int[]? Indices { get; }
     internal T[]? Values { get; }
+
+    /// <summary>
+    /// Dense features at most this dense (share of non-zeros) also get a compressed-row copy, and the first layer
+    /// multiplies their non-zeros only. The sparse products give the dense ones' bits, so this changes the speed, never
+    /// the trained network. Measured on MNIST rows with pixels dropped (784 → 128, batch 64, 2 threads, forward +
+    /// weight gradient): 5 % non-zero 158 µs sparse vs 275 dense, 10 % 197 vs 256, 19 % (MNIST itself) 232 vs 239 —
+    /// the per-batch transposes and the fold back into G's layout cost ~75 µs whatever the density.
+    /// </summary>
+    internal const double SparseCopyMaxDensity = 0.1;
+
+    /// <summary>Dense features narrower than this are never copied to compressed rows (nothing to gain).</summary>
+    internal const int SparseCopyMinFeatures = 32;
+
+    private (int[] RowStart, int[] Indices, T[] Values)? _sparseCopy;
+
+    /// <summary>True when the first layer reads compressed rows: sparse data, or mostly-zero dense data's copy.</summary>
+    internal bool HasSparseRows => RowStart is not null || _sparseCopy is not null;
+
+    internal int[]? SparseRowStart => RowStart ?? _sparseCopy?.RowStart;
+    internal int[]? SparseIndices => Indices ?? _sparseCopy?.Indices;
+    internal T[]? SparseValues => Values ?? _sparseCopy?.Values;
+
+    /// <summary>The same data without the compressed-row copy of dense features (tests and benchmarks compare the paths).</summary>
+    internal TrainingData<T> WithoutSparseCopy() =>
+        new(Count, FeatureCount, TargetCount, DenseFeatures, RowStart, Indices, Values, Targets, Weights);
+
+    private TrainingData<T> WithSparseCopyIfMostlyZero()
+    {
+        if (DenseFeatures is null || FeatureCount < SparseCopyMinFeatures) return this;
+        var x = DenseFeatures;
+        long nnz = 0;
+        for (int i = 0; i < x.Length; i++) nnz += x[i] != T.Zero ? 1 : 0;
+        if (nnz > SparseCopyMaxDensity * x.Length) return this;
+        var rowStart = new int[Count + 1];
+        var indices = new int[nnz];
+        var values = new T[nnz];
+        int k = 0;
+        for (int r = 0; r < Count; r++)
+        {
+            rowStart[r] = k;
+            for (int j = 0; j < FeatureCount; j++)
+            {
+                T v = x[r * FeatureCount + j];
+                if (v == T.Zero) continue;
+                indices[k] = j;
+                values[k++] = v;
+            }
+        }
+        rowStart[Count] = k;
+        _sparseCopy = (rowStart, indices, values);
+        return this;
+    }
     internal T[] Targets { get; }
     internal T[]? Weights { get; }
 
@@ -66,7 +118,7 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
         for (int i = 0; i < features.Length; i++)
             if (!T.IsFinite(features[i]))
                 throw new ArgumentException($"Feature {i % featureCount} of row {i / featureCount} is {features[i]}; features must be finite.", nameof(features));
-        return new TrainingData<T>(m, featureCount, targetCount, features, null, null, null, targets, weights);
+        return new TrainingData<T>(m, featureCount, targetCount, features, null, null, null, targets, weights).WithSparseCopyIfMostlyZero();
     }
 
     /// <summary>
@@ -141,7 +193,8 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
             var dense = new T[rows.Length * FeatureCount];
             for (int r = 0; r < rows.Length; r++)
                 DenseFeatures.AsSpan(rows[r] * FeatureCount, FeatureCount).CopyTo(dense.AsSpan(r * FeatureCount));
-            return new TrainingData<T>(rows.Length, FeatureCount, TargetCount, dense, null, null, null, targets, weights);
+            var subset = new TrainingData<T>(rows.Length, FeatureCount, TargetCount, dense, null, null, null, targets, weights);
+            return _sparseCopy is null ? subset : subset.WithSparseCopyIfMostlyZero();
         }
         var start = new int[rows.Length + 1];
         for (int r = 0; r < rows.Length; r++) start[r + 1] = start[r] + RowStart![rows[r] + 1] - RowStart[rows[r]];
