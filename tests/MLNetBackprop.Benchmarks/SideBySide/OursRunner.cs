@@ -16,10 +16,15 @@ public static class OursRunner
     public const int InitSeed = 1;
 
     /// <summary>Runs <paramref name="workload"/>; W2 saves its trained parameters to <paramref name="paramsFile"/>, W4 loads them from there.</summary>
-    public static RunRecord Run(string workload, int round, string? paramsFile, Mnist data)
+    /// <remarks>
+    /// With <paramref name="skipZeros"/> false (the `ours-dense` library of the harness) the first layer multiplies the
+    /// dense rows, zeros included, as TorchSharp does: the training data's compressed-row copy is dropped and the
+    /// predictor does not skip zeros. Results are bitwise the same either way.
+    /// </remarks>
+    public static RunRecord Run(string workload, int round, string? paramsFile, Mnist data, bool skipZeros = true)
     {
         var w = Workload.ById(workload);
-        var record = new RunRecord { Library = "ours", Workload = workload.ToUpperInvariant(), Round = round, Threads = Threads };
+        var record = new RunRecord { Library = skipZeros ? "ours" : "ours-dense", Workload = workload.ToUpperInvariant(), Round = round, Threads = Threads };
         NeuralNetwork<float> net;
         if (record.Workload == "W4" && paramsFile is not null && File.Exists(paramsFile))
         {
@@ -32,7 +37,7 @@ public static class OursRunner
         }
         else
         {
-            net = Train(w, round, data, record);
+            net = Train(w, round, data, record, skipZeros);
             if (record.Workload == "W2" && paramsFile is not null)
                 File.WriteAllBytes(paramsFile, MemoryMarshal.AsBytes(net.Parameters).ToArray());
             if (record.Workload == "W4") record.Note = "trained W2 itself (no saved W2 parameters)";
@@ -43,10 +48,13 @@ public static class OursRunner
         record.TestAccuracy = Mnist.Accuracy(outputs, Mnist.Classes, data.TestLabels);
         if (record.Workload == "W4")
         {
-            Score(net, data, record);
+            Score(net, data, record, skipZeros);
             record.PeakRssMiB = ProcStats.PeakRssMiB();
-            ScoreThroughMlNet(data, round, record);
-            record.PeakRssMiBWithMlNet = ProcStats.PeakRssMiB();
+            if (skipZeros)
+            {
+                ScoreThroughMlNet(data, round, record);
+                record.PeakRssMiBWithMlNet = ProcStats.PeakRssMiB();
+            }
         }
         else
         {
@@ -55,11 +63,12 @@ public static class OursRunner
         return record;
     }
 
-    private static NeuralNetwork<float> Train(Workload w, int round, Mnist data, RunRecord record)
+    private static NeuralNetwork<float> Train(Workload w, int round, Mnist data, RunRecord record, bool skipZeros)
     {
         var net = w.CreateNetwork(InitSeed);
         var train = TrainingData<float>.FromDense(data.TrainX, Mnist.Features,
             TrainingData<float>.OneHot(data.TrainLabels, Mnist.Classes), Mnist.Classes);
+        if (!skipZeros) train = train.WithoutSparseCopy();
         var seconds = new List<double>(w.Epochs);
         long last = 0;
         var options = new TrainingOptions
@@ -97,11 +106,12 @@ public static class OursRunner
     /// training-side NeuralNetwork.Predict GEMM for reference), then one row at a time with the predictor, for the
     /// trained W2 net and for a 784-128-10 net (W1's shape and initial weights: the one-row target).
     /// </summary>
-    private static void Score(NeuralNetwork<float> net, Mnist data, RunRecord record)
+    private static void Score(NeuralNetwork<float> net, Mnist data, RunRecord record, bool skipZeros)
     {
         int n = data.TestCount, k = Mnist.Classes, d = Mnist.Features;
         var before = ProcStats.CpuSnapshot.Take();
         var predictor = net.CreatePredictor();
+        predictor.SkipZeroInputs = skipZeros;
         var outputs = new float[n * k];
         record.BatchRowsPerSecond = n / TimeMedian(21, () => predictor.PredictBatch(data.TestX, outputs, Threads));
         var batchWs = new NetworkWorkspace<float>(net, n);
@@ -111,6 +121,7 @@ public static class OursRunner
         (record.SingleRowMedianMicros, record.SingleRowLoopRowsPerSecond) =
             OneRowMedianMicros(n, i => predictor.Predict(data.TestX.AsSpan(i * d, d), one));
         var w1 = Workload.W1.CreateNetwork(InitSeed).CreatePredictor();
+        w1.SkipZeroInputs = skipZeros;
         (record.W1ShapeSingleRowMedianMicros, _) = OneRowMedianMicros(n, i => w1.Predict(data.TestX.AsSpan(i * d, d), one));
         (record.ForeignCpuPercent, record.StealPercent) = ProcStats.CpuSnapshot.Take().Since(before);
     }
