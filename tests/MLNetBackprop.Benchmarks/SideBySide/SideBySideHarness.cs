@@ -306,7 +306,7 @@ public static class SideBySideHarness
                 double us = Stats.Median(runs.Select(r => r.SingleRowMedianMicros!.Value));
                 double w1us = Stats.Median(runs.Select(r => r.W1ShapeSingleRowMedianMicros ?? double.NaN));
                 sb.AppendLine(string.Create(inv,
-                    $"| {Name(lib)}, in memory ({(lib == "ours" ? "NetworkPredictor: PredictBatch, Predict" : "model.forward under no_grad")}) | "
+                    $"| {Name(lib)}, in memory ({(lib.StartsWith("ours", StringComparison.Ordinal) ? "NetworkPredictor: PredictBatch, Predict" : "model.forward under no_grad")}) | "
                     + $"{Stats.Median(runs.Select(r => r.BatchRowsPerSecond!.Value)):F0} | {us:F1} | {w1us:F1} | {Stats.Median(runs.Select(r => r.SingleRowLoopRowsPerSecond!.Value)):F0} | "
                     + $"{Stats.Median(runs.Select(r => r.TestAccuracy ?? double.NaN)):F4} | {Stats.Median(runs.Select(r => r.PeakRssMiB)):F0} | {runs.Max(r => r.ForeignCpuPercent):F0} |"));
                 if (lib == "ours" && runs.All(r => r.BatchGemmRowsPerSecond is not null))
@@ -347,7 +347,7 @@ public static class SideBySideHarness
         foreach (var (round, p1, p2, load) in rounds)
         {
             var runs = results.Where(r => r.Round == round)
-                .Select(r => string.Create(inv, $"{r.Workload} {(r.Library == "ours" ? "ours" : "torch")} {r.ForeignCpuPercent:F0}/{r.StealPercent:F0}"));
+                .Select(r => string.Create(inv, $"{r.Workload} {r.Library} {r.ForeignCpuPercent:F0}/{r.StealPercent:F0}"));
             sb.AppendLine(string.Create(inv, $"| {round} | {p1:F1} | {p2:F1} | {load} | {string.Join("; ", runs)} |"));
         }
         sb.AppendLine();
