@@ -73,10 +73,23 @@ internal static class Gemm
 
     /// <summary><see cref="Multiply{T}"/> with an explicit kernel family (for tests and benchmarks).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void MultiplyWith<T>(
+    public static void MultiplyWith<T>(
         GemmIsa isa, bool transA, bool transB, int m, int n, int k, T alpha,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
         T beta, Span<T> c, int ldc, int maxThreads = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => MultiplyWith(isa, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, maxThreads, emulate512: false);
+
+    /// <summary>
+    /// <see cref="MultiplyWith{T}(GemmIsa, bool, bool, int, int, int, T, ReadOnlySpan{T}, int, ReadOnlySpan{T}, int, T, Span{T}, int, int)"/>;
+    /// with <paramref name="emulate512"/>, the 512-bit kernels run even without AVX-512 (.NET emulates Vector512 on
+    /// narrower vectors, fused multiply-adds included), so the tests check that family's results on any machine.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void MultiplyWith<T>(
+        GemmIsa isa, bool transA, bool transB, int m, int n, int k, T alpha,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc, int maxThreads, bool emulate512)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
@@ -88,7 +101,7 @@ internal static class Gemm
         {
             isa = BestIsa<T>();
         }
-        else if (!IsSupported<T>(isa))
+        else if (!IsSupported<T>(isa) && !(emulate512 && isa == GemmIsa.Vector512))
         {
             throw new NotSupportedException($"GEMM kernel {isa} is not supported on this machine.");
         }
