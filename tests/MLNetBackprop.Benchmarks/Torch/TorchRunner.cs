@@ -43,6 +43,10 @@ public static class TorchRunner
         }
         else
         {
+            // The same untimed first training as ours (TorchSharp's managed layer also tiers up), on its own copy.
+            var (warmModel, warmLinears) = Build(w);
+            Train(w, warmModel, warmLinears, data, new RunRecord { Library = record.Library, Workload = record.Workload });
+            torch.manual_seed(round);
             Train(w, model, linears, data, record);
             if (record.Workload == "W2" && paramsFile is not null) File.WriteAllBytes(paramsFile, Save(linears));
             if (record.Workload == "W4") record.Note = "trained W2 itself (no saved W2 parameters)";
