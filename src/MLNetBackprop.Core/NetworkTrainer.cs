@@ -178,7 +178,7 @@ public static class NetworkTrainer
                         break;
                     }
                     if (!AllFinite(gradient)) { failure = "the gradient became non-finite"; break; }
-                    rule.Step(_net.Parameters, gradient, lr);
+                    rule.Step(_net.Parameters, gradient, lr, _threads);
                     sumJ += j * batch.WeightSum;
                     sumW += batch.WeightSum;
                 }

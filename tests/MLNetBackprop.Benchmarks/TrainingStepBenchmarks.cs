@@ -85,7 +85,7 @@ public sealed class TrainingStep
         _batch.Gather(_data, _order.AsSpan(_start, Math.Min(_batchSize, m - _start)));
         _start += _batchSize;
         double j = Backpropagation.CostAndGradient(_net, _batch, _loss, _reg, _ws, _gradient, _threads);
-        _rule.Step(_net.Parameters, _gradient, _lr);
+        _rule.Step(_net.Parameters, _gradient, _lr, _threads);
         return j;
     }
 
