@@ -46,7 +46,7 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
     /// Dense features at most this dense (share of non-zeros) also get a compressed-row copy, and the first layer
     /// multiplies their non-zeros only. The sparse products give the dense ones' bits, so this changes the speed, never
     /// the trained network. Measured on MNIST rows with pixels dropped (784 → 128, batch 64, 2 threads, forward +
-    /// weight gradient): 5 % non-zero 158 µs sparse vs 275 dense, 10 % 197 vs 256, 19 % (MNIST itself) 232 vs 239 —
+    /// weight gradient): 5 % non-zero 158 µs sparse vs 275 dense, 10 % 197 vs 256, 19 % (MNIST itself) 233 vs 238 —
     /// the per-batch transposes and the fold back into G's layout cost ~75 µs whatever the density.
     /// </summary>
     internal const double SparseCopyMaxDensity = 0.1;
