@@ -55,11 +55,13 @@ internal sealed class TrainingSetReader
         var labelReader = MakeLabelReader(cursor, cols);
         var weightGetter = cols.Weight is { } w ? cursor.GetGetter<float>(w) : null;
 
-        var dense = new List<float>();
-        List<int>? rowStart = null, indices = null;
-        List<float>? values = null;
-        var targets = new List<float>();
-        var weights = weightGetter is null ? null : new List<float>();
+        // Pre-sized when the view knows its row count (exact for dense rows: no growth and no final copy).
+        long expectedRows = data.GetRowCount() ?? 1024;
+        var dense = new GrowableBuffer<float>(expectedRows * n);
+        GrowableBuffer<int>? rowStart = null, indices = null;
+        GrowableBuffer<float>? values = null;
+        var targets = new GrowableBuffer<float>(expectedRows * k);
+        var weights = weightGetter is null ? null : new GrowableBuffer<float>(expectedRows);
         var features = default(VBuffer<float>);
         var target = new float[k];
         string fname = cols.Features.Name;
@@ -99,12 +101,13 @@ internal sealed class TrainingSetReader
                 if (rowStart is null)
                 {
                     // The first sparse row: move the dense rows read so far into compressed-row form.
-                    rowStart = [0];
-                    indices = [];
-                    values = [];
-                    var denseSpan = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(dense);
+                    rowStart = new GrowableBuffer<int>(expectedRows + 1);
+                    rowStart.Add(0);
+                    indices = new GrowableBuffer<int>(1024);
+                    values = new GrowableBuffer<float>(1024);
+                    var denseSpan = dense.Span;
                     for (int r = 0; r < Count; r++) AppendSparse(denseSpan.Slice(r * n, n), null);
-                    dense.Clear();
+                    dense = new GrowableBuffer<float>(0);
                 }
                 AppendSparse(vals, features.GetIndices());
             }
@@ -116,11 +119,12 @@ internal sealed class TrainingSetReader
             throw new ArgumentException(Skipped == 0
                 ? $"The {role} has no rows; the trainer needs at least one."
                 : $"All {Skipped} rows of the {role} were invalid and skipped; the first: {FirstSkipReason}", nameof(data));
-        if (cols.Task == BackpropTask.BinaryClassification && targets.Count > 0 && targets.TrueForAll(t => t == targets[0]))
+        var t = targets.Span;
+        if (cols.Task == BackpropTask.BinaryClassification && t.Length > 0 && !t.ContainsAnyExcept(t[0]))
             throw new ArgumentException(
-                $"Column '{cols.Label.Name}' (the label column) has only one class in the {role} (every row is {(targets[0] > 0 ? "positive" : "negative")}); binary classification needs both.",
+                $"Column '{cols.Label.Name}' (the label column) has only one class in the {role} (every row is {(t[0] > 0 ? "positive" : "negative")}); binary classification needs both.",
                 nameof(data));
-        if (weights is not null && weights.Sum() <= 0)
+        if (weights is not null && Sum(weights.Span) <= 0)
             throw new ArgumentException($"Column '{cols.Weight!.Value.Name}': the example weights of the {role} sum to zero.", nameof(data));
 
         if (rowStart is null) Dense = dense.ToArray();
@@ -132,6 +136,13 @@ internal sealed class TrainingSetReader
         }
         Targets = targets.ToArray();
         Weights = weights?.ToArray();
+
+        static double Sum(ReadOnlySpan<float> w)
+        {
+            double total = 0;
+            foreach (float x in w) total += x;
+            return total;
+        }
 
         void AppendSparse(ReadOnlySpan<float> v, ReadOnlySpan<int> idx)
         {
