@@ -95,6 +95,11 @@ public static class TorchRunner
     private static void Train(SideBySide.Workload w, Sequential model, Linear[] linears, Mnist data, RunRecord record)
     {
         int m = data.TrainCount;
+        // The mini-batches of our trainer, in the same order: the same permutation of 0..m−1, reshuffled in place each
+        // epoch by a Random seeded with the round (NetworkTrainer's shuffle with Seed = round). With the same initial
+        // weights, the two libraries then differ only in their arithmetic.
+        var order = Enumerable.Range(0, m).ToArray();
+        var shuffle = new Random(record.Round);
         var x = torch.tensor(data.TrainX, [m, Mnist.Features]);
         var labels = torch.tensor(data.TrainLabels.Select(l => (long)l).ToArray(), [m]);
         var oneHot = torch.tensor(TrainingData<float>.OneHot(data.TrainLabels, Mnist.Classes), [m, Mnist.Classes]);
@@ -127,7 +132,8 @@ public static class TorchRunner
             }
             else
             {
-                var perm = torch.randperm(m);
+                shuffle.Shuffle(order);
+                var perm = torch.tensor(order.Select(i => (long)i).ToArray());
                 for (int start = 0; start < m; start += batch)
                 {
                     using var batchScope = torch.NewDisposeScope();
