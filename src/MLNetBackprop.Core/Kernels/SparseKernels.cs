@@ -65,7 +65,8 @@ internal static unsafe class SparseKernels
     /// beta ≠ 0). Per k slice of rows, the slice's non-zeros are regrouped by input column (a counting sort that keeps
     /// the rows in order); then for each input column j, Gᵀ[j, :] = Σ_r x_rj · δ_r is summed in registers, 8 vectors
     /// of outputs at a time (loads only, no stores per term), and each group of 8 columns is folded into G while
-    /// transposing back. Groups of columns are the parts the threads share; each column of G belongs to one part.
+    /// transposing back. The threads share column ranges with about equal non-zeros, cut at multiples of 16 columns
+    /// (whole cache lines of G's rows); each column of G belongs to one part.
     /// </summary>
     public static void TransposedTimesSparse<T>(ReadOnlySpan<T> delta, int nOut, ReadOnlySpan<int> rowStart,
         ReadOnlySpan<int> indices, ReadOnlySpan<T> values, int rows, int nIn, T alpha, T beta, Span<T> g,
@@ -75,7 +76,6 @@ internal static unsafe class SparseKernels
         long work = (long)(rowStart[rows] - rowStart[0]) * nOut;
         int threads = work < Gemm.ParallelThreshold ? 1 : Math.Clamp(Math.Min(maxThreads, GemmThreadPool.MaxThreads), 1, 64);
         var job = SparseJob<T>.ForThisThread();
-        int groups = (nIn + 7) / 8;
         job.EnsureColumns(nIn, rowStart[rows] - rowStart[0]);
         fixed (int* rs = rowStart, idx = indices, colStart = job.ColumnStart, entryRow = job.EntryRow)
         fixed (T* v = values, pd = delta, pg = g, entryValue = job.EntryValue)
