@@ -270,7 +270,7 @@ internal static unsafe class SparseKernels
             }
         }
 
-        /// <summary>Wᵀ for weight rows [o0, o1) (whole groups of 8 per part, the last part takes the rest).</summary>
+        /// <summary>Rows [j0, j1) of Wᵀ (columns of W), whole blocks of 16 per part; the last part takes the rest.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void TransposePart(int part)
         {
