@@ -70,10 +70,32 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
     private TrainingData<T> WithSparseCopyIfMostlyZero()
     {
         if (DenseFeatures is null || FeatureCount < SparseCopyMinFeatures) return this;
-        var x = DenseFeatures;
+        long nnz = CountNonZeros(DenseFeatures);
+        if (nnz > SparseCopyMaxDensity * DenseFeatures.Length) return this;
+        _sparseCopy = CompressedRows(DenseFeatures, nnz);
+        return this;
+    }
+
+    /// <summary>
+    /// The same examples with the features in compressed-row form (zeros dropped); sparse data is returned as it is.
+    /// Targets and weights are shared, not copied. Training on either gives the same network, bit for bit.
+    /// </summary>
+    public TrainingData<T> ToSparse()
+    {
+        if (IsSparse) return this;
+        var (rowStart, indices, values) = CompressedRows(DenseFeatures!, CountNonZeros(DenseFeatures!));
+        return new TrainingData<T>(Count, FeatureCount, TargetCount, null, rowStart, indices, values, Targets, Weights);
+    }
+
+    private static long CountNonZeros(T[] x)
+    {
         long nnz = 0;
-        for (int i = 0; i < x.Length; i++) nnz += x[i] != T.Zero ? 1 : 0;
-        if (nnz > SparseCopyMaxDensity * x.Length) return this;
+        foreach (T v in x) nnz += v != T.Zero ? 1 : 0;
+        return nnz;
+    }
+
+    private (int[] RowStart, int[] Indices, T[] Values) CompressedRows(T[] x, long nnz)
+    {
         var rowStart = new int[Count + 1];
         var indices = new int[nnz];
         var values = new T[nnz];
@@ -90,8 +112,7 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
             }
         }
         rowStart[Count] = k;
-        _sparseCopy = (rowStart, indices, values);
-        return this;
+        return (rowStart, indices, values);
     }
     internal T[] Targets { get; }
     internal T[]? Weights { get; }

@@ -112,25 +112,9 @@ public sealed class TrainingStep
                 Console.WriteLine($"{w.Id} threads {threads}: {(double)bytes / Steps:F1} bytes per training step (over {Steps} steps); "
                     + $"NetworkTrainer.Train, epochs 4..6: [{string.Join(", ", TrainerEpochBytes(w, threads, data))}] bytes per epoch");
                 // The same rows as sparse data: the first layer's sparse products (transposes, by-column regrouping).
-                Console.WriteLine($"{w.Id} threads {threads}, sparse rows: NetworkTrainer.Train, epochs 4..6: [{string.Join(", ", TrainerEpochBytes(w, threads, ToSparse(data, mnist)))}] bytes per epoch");
+                Console.WriteLine($"{w.Id} threads {threads}, sparse rows: NetworkTrainer.Train, epochs 4..6: [{string.Join(", ", TrainerEpochBytes(w, threads, data.ToSparse()))}] bytes per epoch");
             }
         }
-    }
-
-    private static TrainingData<float> ToSparse(TrainingData<float> dense, Mnist mnist)
-    {
-        var x = mnist.TrainX;
-        int d = Mnist.Features, rows = mnist.TrainCount;
-        var start = new int[rows + 1];
-        var idx = new List<int>();
-        var val = new List<float>();
-        for (int r = 0; r < rows; r++)
-        {
-            for (int j = 0; j < d; j++)
-                if (x[r * d + j] != 0) { idx.Add(j); val.Add(x[r * d + j]); }
-            start[r + 1] = idx.Count;
-        }
-        return TrainingData<float>.FromSparse(start, idx.ToArray(), val.ToArray(), d, TrainingData<float>.OneHot(mnist.TrainLabels, Mnist.Classes), Mnist.Classes);
     }
 
     /// <summary>Bytes allocated by NetworkTrainer.Train between consecutive EpochCompleted callbacks, epochs 4..6.</summary>

@@ -30,10 +30,11 @@ public class SparsePathTrainingTests
 
         var withCopy = TrainingData<float>.FromDense(x, d, y, k, w);
         var denseOnly = withCopy.WithoutSparseCopy();
-        var sparse = ToSparse(x, d, y, k, w);
+        var sparse = withCopy.ToSparse();
         Assert.True(withCopy.HasSparseRows);
         Assert.False(withCopy.IsSparse);
         Assert.False(denseOnly.HasSparseRows);
+        Assert.True(sparse.IsSparse);
 
         var options = setup switch
         {
@@ -74,20 +75,14 @@ public class SparsePathTrainingTests
         // A subset of mostly-zero data keeps the copy.
         var data = TrainingData<float>.FromDense(Make(100, 64, 0.05), 64, y, 1);
         Assert.True(data.Subset([3, 1, 4, 1, 5]).HasSparseRows);
-    }
-
-    private static TrainingData<float> ToSparse(float[] x, int d, float[] y, int k, float[]? w)
-    {
-        int rows = x.Length / d;
-        var start = new int[rows + 1];
-        var idx = new List<int>();
-        var val = new List<float>();
-        for (int r = 0; r < rows; r++)
-        {
-            for (int j = 0; j < d; j++)
-                if (x[r * d + j] != 0) { idx.Add(j); val.Add(x[r * d + j]); }
-            start[r + 1] = idx.Count;
-        }
-        return TrainingData<float>.FromSparse(start, idx.ToArray(), val.ToArray(), d, y, k, w);
+        // ToSparse keeps every non-zero where it was.
+        var dense = TrainingData<float>.FromDense(Make(10, 40, 0.5), 40, new float[10], 1);
+        var sparse = dense.ToSparse();
+        Assert.True(sparse.IsSparse);
+        Assert.Same(sparse, sparse.ToSparse());
+        for (int r = 0; r < 10; r++)
+            for (int t = sparse.RowStart![r]; t < sparse.RowStart[r + 1]; t++)
+                Assert.Equal(dense.DenseFeatures![r * 40 + sparse.Indices![t]], sparse.Values![t]);
+        Assert.Equal(dense.DenseFeatures!.Count(v => v != 0), sparse.Values!.Length);
     }
 }

@@ -35,19 +35,7 @@ internal static class TestData
 
     /// <summary>Dense rows converted to compressed sparse rows (zeros dropped).</summary>
     public static TrainingData<double> ToSparse(double[] x, int features, double[] y, int k, double[]? w)
-    {
-        int rows = x.Length / features;
-        var start = new List<int> { 0 };
-        var idx = new List<int>();
-        var val = new List<double>();
-        for (int r = 0; r < rows; r++)
-        {
-            for (int j = 0; j < features; j++)
-                if (x[r * features + j] != 0) { idx.Add(j); val.Add(x[r * features + j]); }
-            start.Add(idx.Count);
-        }
-        return TrainingData<double>.FromSparse(start.ToArray(), idx.ToArray(), val.ToArray(), features, y, k, w);
-    }
+        => TrainingData<double>.FromDense(x, features, y, k, w).ToSparse();
 
     /// <summary>Reads a bundled MNIST subset: label first, then 784 pixels in [0, 1].</summary>
     public static (float[] X, int[] Labels) ReadMnist(string file)
