@@ -48,6 +48,9 @@ public static class SideBySideHarness
             case "ours-dense":
                 record = OursRunner.Run(workload, round, paramsFile, data, skipZeros: false);
                 break;
+            case "pytorch":
+                record = PyTorchRunner.Run(workload, round, paramsFile, data);
+                break;
             case "torch":
 #if WITH_TORCH
                 record = Torch.TorchRunner.Run(workload, round, paramsFile, data);
@@ -82,14 +85,27 @@ public static class SideBySideHarness
         string[] libraries = TorchBuilt ? ["ours", "torch"] : ["ours"];
         // --with-dense: also our library with zero inputs multiplied like any other (the dense products throughout).
         if (args.Contains("--with-dense")) libraries = [.. libraries, "ours-dense"];
+        // --with-pytorch: also the issue's fastest peer, PyTorch 1.13 on OpenBLAS (Debian 12: python3-torch, libopenblas0-pthread).
+        if (args.Contains("--with-pytorch"))
+        {
+            if (PyTorchRunner.IsAvailable(out string pyTorchVersion))
+            {
+                libraries = [.. libraries, "pytorch"];
+                Console.WriteLine($"- PyTorch {pyTorchVersion} found; its process runs with {string.Join(" ", PyTorchRunner.Tuning.Select(t => t.Name + "=" + t.Value))}");
+            }
+            else
+            {
+                Console.WriteLine("- --with-pytorch: no Python with torch found (on Debian 12: apt-get install python3-torch libopenblas0-pthread); running without it");
+            }
+        }
         var clock = Stopwatch.StartNew();
 
-        Console.WriteLine($"# Side-by-side: MLNetBackprop vs TorchSharp ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+        Console.WriteLine($"# Side-by-side: {string.Join(", ", libraries)} ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         Console.WriteLine();
         Console.WriteLine($"- machine: {CpuModel()}, {Environment.ProcessorCount} logical cores; AVX-512F {(Avx512F.IsSupported ? "yes" : "NO")}, "
             + $"AVX2 {(Avx2.IsSupported ? "yes" : "no")}, FMA {(Fma.IsSupported ? "yes" : "no")}; Vector512 accelerated: {Vector512.IsHardwareAccelerated}; "
             + $"our float GEMM kernel: {Gemm.BestIsa<float>()}; .NET {Environment.Version}");
-        Console.WriteLine($"- threads: {OursRunner.Threads} for both libraries; {rounds} round(s), one process per run, the first library alternates by round");
+        Console.WriteLine($"- threads: {OursRunner.Threads} for every library; {rounds} round(s), one process per run, the first library alternates by round");
         if (!TorchBuilt)
             Console.WriteLine("- **TorchSharp was not built** (build with `-p:WithTorch=true`): only this library's side runs.");
         Console.WriteLine($"- load average at start: {ProcStats.LoadAverage()}");
@@ -250,6 +266,7 @@ public static class SideBySideHarness
         {
             "ours" => "MLNetBackprop",
             "ours-dense" => "MLNetBackprop, dense first layer (zeros not skipped)",
+            "pytorch" => "PyTorch 1.13 (OpenBLAS)",
             _ => "TorchSharp 0.107 (libtorch 2.10)",
         };
         List<RunRecord> Of(string w, string lib) => results.Where(r => r.Workload == w && r.Library == lib).OrderBy(r => r.Round).ToList();
@@ -264,7 +281,7 @@ public static class SideBySideHarness
         sb.AppendLine("GFLOP/s = 6 × parameters × examples per epoch ÷ time (the dense products' work). MNIST (19 % non-zero) trains");
         sb.AppendLine("through the dense products: the sparse first layer only pays below ~10 % non-zero.");
         sb.AppendLine();
-        sb.AppendLine("| workload | library | s/epoch | range over runs | test acc | peak RSS MiB | GFLOP/s | % of 2-thread FMA peak | max foreign CPU % | TorchSharp time ÷ ours (per-round pairs) |");
+        sb.AppendLine("| workload | library | s/epoch | range over runs | test acc | peak RSS MiB | GFLOP/s | % of 2-thread FMA peak | max foreign CPU % | peer's time ÷ ours (per-round pairs) |");
         sb.AppendLine("|---|---|---:|---|---:|---:|---:|---:|---:|---|");
         foreach (string w in workloads.Where(w => w != "W4"))
         {
@@ -275,15 +292,19 @@ public static class SideBySideHarness
                 if (runs.Count == 0) continue;
                 double t = Stats.Median(runs.Select(r => r.MedianEpochSeconds!.Value));
                 string ratio = "";
-                if (lib == "ours" && libraries.Contains("torch"))
+                if (lib == "ours")
                 {
-                    var torch = Of(w, "torch");
-                    if (torch.Count > 0)
+                    // Each peer's time ÷ ours, overall and per round.
+                    var parts = new List<string>();
+                    foreach (string peer in libraries.Where(l => l is "torch" or "pytorch"))
                     {
-                        double tt = Stats.Median(torch.Select(r => r.MedianEpochSeconds!.Value));
-                        var pairs = runs.Join(torch, o => o.Round, x => x.Round, (o, x) => x.MedianEpochSeconds!.Value / o.MedianEpochSeconds!.Value);
-                        ratio = string.Create(inv, $"**{tt / t:F2}×** ({string.Join(", ", pairs.Select(p => p.ToString("F2", inv)))})");
+                        var other = Of(w, peer);
+                        if (other.Count == 0) continue;
+                        double tt = Stats.Median(other.Select(r => r.MedianEpochSeconds!.Value));
+                        var pairs = runs.Join(other, o => o.Round, x => x.Round, (o, x) => x.MedianEpochSeconds!.Value / o.MedianEpochSeconds!.Value);
+                        parts.Add(string.Create(inv, $"{(peer == "torch" ? "TorchSharp" : "PyTorch")} **{tt / t:F2}×** ({string.Join(", ", pairs.Select(p => p.ToString("F2", inv)))})"));
                     }
+                    ratio = string.Join("; ", parts);
                 }
                 double gf = Stats.Median(runs.Select(r => r.Gflops!.Value));
                 sb.AppendLine(string.Create(inv,
@@ -323,13 +344,14 @@ public static class SideBySideHarness
                     + $"{Stats.Median(ours.Select(r => r.PeakRssMiBWithMlNet!.Value)):F0} | |"));
             }
             var oursW4 = Of("W4", "ours");
-            var torchW4 = Of("W4", "torch");
-            if (oursW4.Count > 0 && torchW4.Count > 0)
+            foreach (string peer in libraries.Where(l => l is "torch" or "pytorch"))
             {
-                double batchRatio = Stats.Median(oursW4.Select(r => r.BatchRowsPerSecond!.Value)) / Stats.Median(torchW4.Select(r => r.BatchRowsPerSecond!.Value));
-                double rowRatio = Stats.Median(torchW4.Select(r => r.SingleRowMedianMicros!.Value)) / Stats.Median(oursW4.Select(r => r.SingleRowMedianMicros!.Value));
-                double w1Ratio = Stats.Median(torchW4.Select(r => r.W1ShapeSingleRowMedianMicros ?? double.NaN)) / Stats.Median(oursW4.Select(r => r.W1ShapeSingleRowMedianMicros ?? double.NaN));
-                sb.AppendLine(string.Create(inv, $"| ratio ours ÷ TorchSharp (in memory; >1 = ours faster) | **{batchRatio:F2}×** | **{rowRatio:F2}×** | **{w1Ratio:F2}×** | | | | |"));
+                var peerW4 = Of("W4", peer);
+                if (oursW4.Count == 0 || peerW4.Count == 0) continue;
+                double batchRatio = Stats.Median(oursW4.Select(r => r.BatchRowsPerSecond!.Value)) / Stats.Median(peerW4.Select(r => r.BatchRowsPerSecond!.Value));
+                double rowRatio = Stats.Median(peerW4.Select(r => r.SingleRowMedianMicros!.Value)) / Stats.Median(oursW4.Select(r => r.SingleRowMedianMicros!.Value));
+                double w1Ratio = Stats.Median(peerW4.Select(r => r.W1ShapeSingleRowMedianMicros ?? double.NaN)) / Stats.Median(oursW4.Select(r => r.W1ShapeSingleRowMedianMicros ?? double.NaN));
+                sb.AppendLine(string.Create(inv, $"| ratio ours ÷ {(peer == "torch" ? "TorchSharp" : "PyTorch")} (in memory; >1 = ours faster) | **{batchRatio:F2}×** | **{rowRatio:F2}×** | **{w1Ratio:F2}×** | | | | |"));
             }
             sb.AppendLine();
             sb.AppendLine("¹ The adapter cannot wrap an already trained network, so this row scores a BackpropTransformer of the same");
