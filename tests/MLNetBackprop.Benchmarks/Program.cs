@@ -5,12 +5,14 @@ using MLNetBackprop.Benchmarks.SideBySide;
 
 // `gemm-quick [repetitions]`: fast Stopwatch table (medians) of GFLOP/s and % of measured FMA peak.
 // `peak`: just the peak.
-// `side-by-side [--rounds R] [--workloads W1,W2,W3,W4] [--wait-idle s] [--retry-contended N]`: this library vs
-//   TorchSharp (issue #8), one child process per run; TorchSharp only when built with -p:WithTorch=true, otherwise
-//   this library alone.
-// `run-one <ours|torch> <W1|W2|W3|W4> [--round r] [--params file]`: one run, one JSON line (used by side-by-side).
+// `side-by-side [--rounds R] [--workloads W1,W2,W3,W4] [--wait-idle s] [--retry-contended N] [--with-dense]
+//   [--with-pytorch]`: this library vs TorchSharp (issue #8), one child process per run; TorchSharp only when built
+//   with -p:WithTorch=true; --with-dense adds this library with zero skipping off; --with-pytorch adds PyTorch 1.13
+//   on OpenBLAS when a Python with torch is installed (Debian 12: python3-torch, libopenblas0-pthread).
+// `run-one <ours|ours-dense|torch|pytorch> <W1|W2|W3|W4> [--round r] [--params file]`: one run, one JSON line (used
+//   by side-by-side).
 // `predict-quick`: in-memory scoring speed (one row, batch; zero-skipping on and off) for the W1 and W2 networks.
-// `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2).
+// `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2; dense and sparse rows).
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--filter *TrainingStep*`).
 if (args.Length > 0 && args[0] == "gemm-quick")
 {
