@@ -32,7 +32,7 @@ public static class SideBySideHarness
     {
         if (args.Length < 3)
         {
-            Console.Error.WriteLine("usage: run-one <ours|torch> <W1|W2|W3|W4> [--round r] [--params file]");
+            Console.Error.WriteLine("usage: run-one <ours|ours-dense|torch|pytorch> <W1|W2|W3|W4> [--round r] [--params file]");
             return 2;
         }
         string library = args[1].ToLowerInvariant(), workload = args[2].ToUpperInvariant();
@@ -60,7 +60,7 @@ public static class SideBySideHarness
                 return 3;
 #endif
             default:
-                Console.Error.WriteLine($"Unknown library '{library}' (ours, torch).");
+                Console.Error.WriteLine($"Unknown library '{library}' (ours, ours-dense, torch, pytorch).");
                 return 2;
         }
         Console.Out.Flush();
