@@ -27,7 +27,15 @@ internal static unsafe class SparseKernels
     {
         if (transposed.Length < nIn * nOut)
             throw new ArgumentException($"The scratch needs {nIn * nOut} elements.", nameof(transposed));
-        long work = (long)(rowStart[rows] - rowStart[0]) * nOut;
+        long nnz = rowStart[rows] - rowStart[0];
+        if (nnz < nIn)
+        {
+            // Fewer non-zeros than weight columns (one sparse row, say): transposing all of W would cost more than the
+            // product, so each output gathers its weights instead — the same chain per element.
+            GatherRows(rowStart, indices, values, rows, w, nIn, nOut, z);
+            return;
+        }
+        long work = nnz * nOut;
         int threads = work < Gemm.ParallelThreshold ? 1 : Math.Clamp(Math.Min(maxThreads, GemmThreadPool.MaxThreads), 1, 64);
         fixed (int* rs = rowStart, idx = indices)
         fixed (T* v = values, pw = w, wt = transposed, pz = z)
@@ -56,6 +64,36 @@ internal static unsafe class SparseKernels
             finally
             {
                 job.Clear();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Z = X · Wᵀ reading W in place: z[r, o] = one FMA chain over row r's non-zeros per k slice of n_in (in increasing
+    /// index), then acc for the first slice and acc + c after it — the dense kernels' operations for every element.
+    /// </summary>
+    private static void GatherRows<T>(ReadOnlySpan<int> rowStart, ReadOnlySpan<int> indices, ReadOnlySpan<T> values,
+        int rows, ReadOnlySpan<T> w, int nIn, int nOut, Span<T> z)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int nkb = Gemm.SliceCount(nIn);
+        for (int r = 0; r < rows; r++)
+        {
+            var zr = z.Slice(r * nOut, nOut);
+            int t0 = rowStart[r], end = rowStart[r + 1];
+            for (int kb = 0; kb < nkb; kb++)
+            {
+                int p1 = Gemm.SliceStart(nIn, nkb, kb + 1);
+                int t1 = t0;
+                while (t1 < end && indices[t1] < p1) t1++;
+                for (int o = 0; o < nOut; o++)
+                {
+                    var wo = w.Slice(o * nIn, nIn);
+                    T acc = T.Zero;
+                    for (int t = t0; t < t1; t++) acc = T.FusedMultiplyAdd(values[t], wo[indices[t]], acc);
+                    zr[o] = kb == 0 ? acc : acc + zr[o];
+                }
+                t0 = t1;
             }
         }
     }

@@ -7,10 +7,11 @@ namespace MLNetBackprop.Core.Tests.Kernels;
 public class SparseKernelTests
 {
     // (rows, nIn, nOut): one row, one output, widths around the vector sizes, n_in across the 400-element k slice
-    // (forward), rows across it (gradient: 2 and 3 slices), MNIST's first layer.
+    // (forward), rows across it (gradient: 2 and 3 slices), MNIST's first layer; one or two sparse rows (fewer
+    // non-zeros than inputs) take the forward path that gathers weights instead of transposing W.
     public static TheoryData<int, int, int> Shapes => new()
     {
-        { 1, 7, 1 }, { 5, 33, 10 }, { 64, 100, 8 }, { 3, 401, 17 }, { 64, 784, 128 }, { 450, 40, 64 }, { 900, 30, 13 }, { 130, 801, 130 },
+        { 1, 7, 1 }, { 1, 784, 128 }, { 2, 801, 10 }, { 5, 33, 10 }, { 64, 100, 8 }, { 3, 401, 17 }, { 64, 784, 128 }, { 450, 40, 64 }, { 900, 30, 13 }, { 130, 801, 130 },
     };
 
     [Theory]
