@@ -48,27 +48,11 @@ public static class PredictHarness
         }
     }
 
+    /// <summary>The side-by-side harness's one-row timing (1.5 s warm-up, median of three passes' medians).</summary>
     private static double OneRowMedianMicros(NetworkPredictor<float> predictor, Mnist data)
     {
-        int n = data.TestCount, d = Mnist.Features;
+        int d = Mnist.Features;
         var one = new float[Mnist.Classes];
-        var micros = new double[n];
-        // Warm up for at least 2 s (as OursRunner.TimeMedian: .NET's tiered JIT replaces TensorPrimitives' first code
-        // only after a delay without new compilations; before that, sigmoid of 128 values takes ~2 µs instead of 0.2).
-        long warm0 = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(warm0).TotalSeconds < 2)
-            for (int i = 0; i < n; i++) predictor.Predict(data.TestX.AsSpan(i * d, d), one);
-        var passes = new double[5];
-        for (int pass = 0; pass < passes.Length; pass++) // the median over the rows of each pass, then over passes
-        {
-            for (int i = 0; i < n; i++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                predictor.Predict(data.TestX.AsSpan(i * d, d), one);
-                micros[i] = (Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency; // raw ticks: a TimeSpan rounds to 0.1 µs
-            }
-            passes[pass] = Stats.Median(micros);
-        }
-        return Stats.Median(passes);
+        return SideBySide.OursRunner.OneRowMedianMicros(data.TestCount, i => predictor.Predict(data.TestX.AsSpan(i * d, d), one)).MedianMicros;
     }
 }
