@@ -48,6 +48,9 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
     private static T[]? t_z;
 
     [ThreadStatic]
+    private static T[]? t_dense;
+
+    [ThreadStatic]
     private static T[]? t_a0;
 
     [ThreadStatic]
@@ -120,8 +123,9 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
         }
         if (!SkipsZeros)
         {
-            // 0 · ∞ must give NaN as in the dense product: write the row out.
-            var dense = new T[InputSize];
+            // 0 · ∞ must give NaN as in the dense product: write the row out (into a per-thread buffer).
+            var dense = (t_dense is { } td && td.Length >= InputSize ? td : t_dense = new T[InputSize]).AsSpan(0, InputSize);
+            dense.Clear();
             for (int t = 0; t < indices.Length; t++) dense[indices[t]] = values[t];
             Run(dense, default, default, output, logits);
             return;
