@@ -12,6 +12,7 @@ using MLNetBackprop.Benchmarks.SideBySide;
 // `run-one <ours|ours-dense|torch|pytorch> <W1|W2|W3|W4> [--round r] [--params file]`: one run, one JSON line (used
 //   by side-by-side).
 // `predict-quick`: in-memory scoring speed (one row, batch; zero-skipping on and off) for the W1 and W2 networks.
+// `predict-phases`: where one 784-128-10 row's scoring time goes, phase by phase, and whether a two-core split pays here.
 // `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2; dense and sparse rows).
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--filter *TrainingStep*`).
 if (args.Length > 0 && args[0] == "gemm-quick")
@@ -39,6 +40,11 @@ if (args.Length > 0 && args[0] == "run-one")
 if (args.Length > 0 && args[0] == "predict-quick")
 {
     PredictHarness.Run();
+    return 0;
+}
+if (args.Length > 0 && args[0] == "predict-phases")
+{
+    PredictPhases.Run();
     return 0;
 }
 if (args.Length > 0 && args[0] == "alloc-check")
