@@ -12,6 +12,9 @@ public sealed class Mnist
     /// <summary>Digit classes.</summary>
     public const int Classes = 10;
 
+    /// <summary>Rows of the bundled test file (the reports turn accuracy differences into images with it).</summary>
+    public const int TestRows = 2000;
+
     private Mnist(float[] trainX, int[] trainLabels, float[] testX, int[] testLabels)
     {
         TrainX = trainX;
@@ -43,6 +46,8 @@ public sealed class Mnist
     {
         var (trainX, trainY) = Read("mnist10k-train.csv.gz");
         var (testX, testY) = Read("mnist10k-test.csv.gz");
+        if (testY.Length != TestRows)
+            throw new InvalidDataException($"mnist10k-test.csv.gz has {testY.Length} rows; the harness expects {TestRows}.");
         return new Mnist(trainX, trainY, testX, testY);
     }
 

@@ -404,7 +404,7 @@ public static class SideBySideHarness
             {
                 var diffs = ours.Join(of(w, peer), o => o.Round, x => x.Round, (o, x) => (o.TestAccuracy ?? double.NaN) - (x.TestAccuracy ?? double.NaN)).ToList();
                 if (diffs.Count == 0) continue;
-                int testRows = 2000;
+                const int testRows = Mnist.TestRows;
                 lines.Add(string.Create(inv,
                     $"- {w}, ours − {(peer == "torch" ? "TorchSharp" : "PyTorch")}: mean {diffs.Average():+0.0000;−0.0000;0.0000} "
                     + $"({string.Join(", ", diffs.Select(d => d.ToString("+0.0000;−0.0000;0.0000", inv)))}), {diffs.Average() * testRows:+0.0;−0.0;0.0} of {testRows:N0} test images on average"));
