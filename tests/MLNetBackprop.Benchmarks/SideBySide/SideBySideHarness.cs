@@ -389,12 +389,13 @@ public static class SideBySideHarness
     /// <summary>
     /// Test accuracy of ours minus each peer's, paired by round: within a round both libraries start from the same
     /// weights and see the same mini-batches, so the difference is the arithmetic's alone; across rounds the batch order
-    /// changes. One accuracy on 2,000 test images has a binomial standard error of about 0.005 at 95 %, so differences
-    /// of a few ten-thousandths are a handful of images, not a trend.
+    /// changes. One accuracy on the 2,000 test images has a binomial standard error of about 0.005 at 95 %, so
+    /// differences of a few ten-thousandths are a handful of images, not a trend.
     /// </summary>
     private static void AccuracyPairs(System.Text.StringBuilder sb, IEnumerable<string> workloads, IReadOnlyList<string> libraries,
         Func<string, string, List<RunRecord>> of)
     {
+        const int testRows = Mnist.TestRows;
         var inv = CultureInfo.InvariantCulture;
         var lines = new List<string>();
         foreach (string w in workloads)
@@ -404,7 +405,6 @@ public static class SideBySideHarness
             {
                 var diffs = ours.Join(of(w, peer), o => o.Round, x => x.Round, (o, x) => (o.TestAccuracy ?? double.NaN) - (x.TestAccuracy ?? double.NaN)).ToList();
                 if (diffs.Count == 0) continue;
-                const int testRows = Mnist.TestRows;
                 lines.Add(string.Create(inv,
                     $"- {w}, ours − {(peer == "torch" ? "TorchSharp" : "PyTorch")}: mean {diffs.Average():+0.0000;−0.0000;0.0000} "
                     + $"({string.Join(", ", diffs.Select(d => d.ToString("+0.0000;−0.0000;0.0000", inv)))}), {diffs.Average() * testRows:+0.0;−0.0;0.0} of {testRows:N0} test images on average"));
@@ -412,7 +412,7 @@ public static class SideBySideHarness
         }
         if (lines.Count == 0) return;
         sb.AppendLine("Test accuracy paired by round (same initial weights, same mini-batches; only the arithmetic differs). At 95 %, one");
-        sb.AppendLine("accuracy on 2,000 images has a binomial standard error of about 0.005, so these are differences of a few images:");
+        sb.AppendLine(string.Create(inv, $"accuracy on {testRows:N0} images has a binomial standard error of about {Math.Sqrt(0.95 * 0.05 / testRows):F3}, so these are differences of a few images:"));
         sb.AppendLine();
         foreach (string line in lines) sb.AppendLine(line);
         sb.AppendLine();
