@@ -128,15 +128,7 @@ public static class PredictPhases
             for (int v = 0; v < variants.Count; v++)
             {
                 for (int pass = 0; pass < 3; pass++)
-                {
-                    for (int i = 0; i < rows; i++)
-                    {
-                        long t0 = Stopwatch.GetTimestamp();
-                        variants[v].Score(i);
-                        micros[i] = (Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency;
-                    }
-                    passes[v].Add(Stats.Median(micros));
-                }
+                    passes[v].Add(OursRunner.TimedPassMedianMicros(rows, variants[v].Score, micros));
             }
         }
         return passes.Select(p => (Stats.Median(p), p.Min())).ToList();

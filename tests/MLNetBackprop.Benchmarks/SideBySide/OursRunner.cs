@@ -145,16 +145,22 @@ public static class OursRunner
         for (int pass = 0; pass < medians.Length; pass++)
         {
             long loop0 = Stopwatch.GetTimestamp();
-            for (int i = 0; i < rows; i++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                scoreRow(i);
-                micros[i] = (Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency; // raw ticks: a TimeSpan rounds to 0.1 µs
-            }
+            medians[pass] = TimedPassMedianMicros(rows, scoreRow, micros);
             loopSeconds = Stopwatch.GetElapsedTime(loop0).TotalSeconds;
-            medians[pass] = Stats.Median(micros);
         }
         return (Stats.Median(medians), rows / loopSeconds);
+    }
+
+    /// <summary>Scores rows 0..<paramref name="rows"/>-1 once, timing each call into <paramref name="micros"/>; returns the median µs.</summary>
+    internal static double TimedPassMedianMicros(int rows, Action<int> scoreRow, double[] micros)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            scoreRow(i);
+            micros[i] = (Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency; // raw ticks: a TimeSpan rounds to 0.1 µs
+        }
+        return Stats.Median(micros);
     }
 
     /// <summary>
