@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Onnx;
 using MLNetBackprop.Core;
 using MLNetBackprop.Onnx;
@@ -18,7 +18,13 @@ internal static class BackpropModelLoader
 {
     private const string OnnxEntryName = "OnnxModel";
 
-    public static ITransformer Load(MLContext ml, Stream stream, string source, out DataViewSchema inputSchema)
+    /// <summary>Loads a model that must hold at least one of the library's networks (the public LoadModel).</summary>
+    public static ITransformer Load(MLContext ml, Stream stream, string source, out DataViewSchema inputSchema) =>
+        Load(ml, ReadAll(stream, source), source, requireNetwork: true, out inputSchema);
+
+    /// <summary>Reads a model file or stream to its end.</summary>
+    /// <exception cref="InvalidDataException">It could not be read or is empty.</exception>
+    public static byte[] ReadAll(Stream stream, string source)
     {
         byte[] bytes;
         try
@@ -32,10 +38,28 @@ internal static class BackpropModelLoader
             throw new InvalidDataException($"{source}: the model could not be read: {e.Message}", e);
         }
         if (bytes.Length == 0) throw new InvalidDataException($"{source}: the file is empty; expected an ML.NET model (a zip archive).");
+        return bytes;
+    }
 
-        var networks = ReadNetworks(bytes, source);
-        if (networks.Count(n => n is not null) == 0)
+    /// <summary>
+    /// Verifies and loads a saved model. Before ML.NET sees the bytes: the archive is read within a bounded inflate
+    /// budget, checked against its manifest when it has one, and every network of ours is rebuilt from its ONNX entry,
+    /// checked against its SHA-256 and written again, which must give the entry's bytes exactly — so ONNX Runtime is only
+    /// ever handed graphs this library wrote. Then ML.NET loads the pipeline and each network's ONNX chain is replaced
+    /// by the rebuilt <see cref="BackpropTransformer"/>.
+    /// </summary>
+    /// <param name="requireNetwork">Throw when the model holds no network of ours (false: load it as ML.NET would).</param>
+    /// <exception cref="InvalidDataException">Anything wrong with the file; the message starts with <paramref name="source"/>.</exception>
+    internal static ITransformer Load(MLContext ml, byte[] bytes, string source, bool requireNetwork, out DataViewSchema inputSchema)
+    {
+        if (bytes.Length == 0) throw new InvalidDataException($"{source}: the file is empty; expected an ML.NET model (a zip archive).");
+        var archive = ModelArchive.Read(bytes, source);
+        var networks = ReadNetworks(archive, source);
+        if (requireNetwork && networks.Count(n => n is not null) == 0)
             throw new InvalidDataException($"{source}: the ML.NET model contains no MLNetBackprop network (it was not saved from a pipeline with a BackpropTransformer).");
+        if (!archive.Verified)
+            Log(ml, $"{source} has no MLNetBackprop manifest (it was saved with mlContext.Model.Save rather than " +
+                "mlContext.Backprop().SaveModel): the networks' weights are verified, the pipeline's other transforms are not.");
 
         ITransformer loaded;
         try
@@ -44,7 +68,9 @@ internal static class BackpropModelLoader
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{source}: ML.NET could not load the model: {e.Message}", e);
+            var inner = e;
+            while (inner is System.Reflection.TargetInvocationException { InnerException: { } next }) inner = next;
+            throw new InvalidDataException($"{source}: ML.NET could not load the model: {inner.Message}", e);
         }
 
         int onnxIndex = 0;
@@ -66,62 +92,71 @@ internal static class BackpropModelLoader
         }
     }
 
-    /// <summary>The ONNX models in the file in the order ML.NET loads them (directory order); null where not ours.</summary>
-    private static List<(SavedModelInfo Info, OnnxModelReader Onnx)?> ReadNetworks(byte[] bytes, string source)
+    /// <summary>True when the model holds at least one of the library's networks (the archive is read, not loaded).</summary>
+    internal static bool HoldsNetwork(byte[] bytes, string source) =>
+        ReadNetworks(ModelArchive.Read(bytes, source), source).Any(n => n is not null);
+
+    private static void Log(MLContext ml, string message)
     {
-        try
-        {
-            using var zip = new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read);
-            if (zip.GetEntry("TransformerChain/Model.key") is null && !zip.Entries.Any(e => e.FullName.EndsWith("/Model.key", StringComparison.Ordinal)))
-                throw new InvalidDataException($"{source}: the zip archive is not an ML.NET model (it has no Model.key entry).");
-            var result = new List<(SavedModelInfo, OnnxModelReader)?>();
-            foreach (var entry in zip.Entries
-                         .Where(e => e.Name == OnnxEntryName)
-                         .OrderBy(e => e.FullName, StringComparer.Ordinal))
-            {
-                byte[] content;
-                using (var s = entry.Open())
-                using (var m = new MemoryStream())
-                {
-                    s.CopyTo(m);
-                    content = m.ToArray();
-                }
-                if (content.Length < 4) throw new InvalidDataException($"{source}: the entry {entry.FullName} is truncated.");
-                int length = BinaryPrimitives.ReadInt32LittleEndian(content);
-                if (length < 0 || length > content.Length - 4)
-                    throw new InvalidDataException($"{source}: the entry {entry.FullName} is truncated ({content.Length - 4} of {length} bytes).");
-                OnnxModelReader onnx;
-                try
-                {
-                    onnx = OnnxModelReader.Read(content.AsSpan(4, length));
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new InvalidDataException($"{source}: the ONNX model in {entry.FullName} is corrupt: {e.Message}", e);
-                }
-                if (!onnx.Metadata.TryGetValue(SavedModelInfo.Key, out var json))
-                {
-                    result.Add(null);
-                    continue;
-                }
-                try
-                {
-                    result.Add((SavedModelInfo.Parse(json), onnx));
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new InvalidDataException($"{source}: {entry.FullName}: {e.Message}", e);
-                }
-            }
-            return result;
-        }
-        catch (InvalidDataException e) when (!e.Message.StartsWith(source, StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"{source}: not a readable ML.NET model (zip archive): {e.Message}", e);
-        }
+        var host = ((IHostEnvironment)ml).Register("MLNetBackprop.LoadModel");
+        using var ch = host.Start("LoadModel");
+        ch.Info(MessageSensitivity.None, message);
     }
 
-    private static ITransformer Rebuild(ITransformer t, ref DataViewSchema schema, List<(SavedModelInfo Info, OnnxModelReader Onnx)?> networks,
+    /// <summary>
+    /// The ONNX models in the file in the order ML.NET loads them (entry-name order), each of ours rebuilt and verified;
+    /// null where the ONNX model is not ours.
+    /// </summary>
+    private static List<Saved?> ReadNetworks(ModelArchive archive, string source)
+    {
+        var result = new List<Saved?>();
+        foreach (var (name, content) in archive.Entries)
+        {
+            if (name != OnnxEntryName && !name.EndsWith("/" + OnnxEntryName, StringComparison.Ordinal)) continue;
+            if (content.Length < 4) throw new InvalidDataException($"{source}: the entry {name} is truncated.");
+            int length = BinaryPrimitives.ReadInt32LittleEndian(content);
+            if (length < 0 || length > content.Length - 4)
+                throw new InvalidDataException($"{source}: the entry {name} is truncated ({content.Length - 4} of {length} bytes).");
+            var onnxBytes = content.AsSpan(4, length);
+            OnnxModelReader onnx;
+            try
+            {
+                onnx = OnnxModelReader.Read(onnxBytes);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"{source}: the ONNX model in {name} is corrupt: {e.Message}", e);
+            }
+            if (!onnx.Metadata.TryGetValue(SavedModelInfo.Key, out var json))
+            {
+                result.Add(null);
+                continue;
+            }
+            if (length != content.Length - 4)
+                throw new InvalidDataException($"{source}: the entry {name} has {content.Length - 4 - length} bytes after its ONNX model; the file is corrupt.");
+            SavedModelInfo info;
+            try
+            {
+                info = SavedModelInfo.Parse(json);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"{source}: {name}: {e.Message}", e);
+            }
+            var model = CreateModel(info, onnx, $"{source}: {name}");
+            // Written again from what was read, the graph must be the entry's bytes: nothing else is hidden in it.
+            var rewritten = OnnxExport.Write(model, NativePipeline.RowNames(info.FeatureColumnName), OnnxLayout.Row,
+                new Dictionary<string, string> { [SavedModelInfo.Key] = json });
+            if (onnx.Metadata.Count != 1 || !onnxBytes.SequenceEqual(rewritten))
+                throw new InvalidDataException($"{source}: the ONNX graph in {name} is not the one MLNetBackprop writes for its network; the file is corrupt or was changed after saving.");
+            result.Add(new Saved(info, model));
+        }
+        return result;
+    }
+
+    private sealed record Saved(SavedModelInfo Info, BackpropModelParameters Model);
+
+    private static ITransformer Rebuild(ITransformer t, ref DataViewSchema schema, List<Saved?> networks,
         ref int onnxIndex, List<IDisposable> replaced, string source)
     {
         if (t is OnnxTransformer)
@@ -140,7 +175,7 @@ internal static class BackpropModelLoader
         {
             onnxIndex++;
             var output = chain.GetOutputSchema(schema);
-            var rebuilt = Create(ours.Info, ours.Onnx, output, source);
+            var rebuilt = Create(ours, output);
             replaced.Add(chain);
             schema = rebuilt.GetOutputSchema(schema);
             return rebuilt;
@@ -155,16 +190,39 @@ internal static class BackpropModelLoader
         return changed ? new TransformerChain<ITransformer>(rebuiltItems) : chain;
     }
 
-    private static BackpropTransformer Create(SavedModelInfo info, OnnxModelReader onnx, DataViewSchema nativeOutput, string source)
+    private static BackpropTransformer Create(Saved saved, DataViewSchema nativeOutput)
+    {
+        DataViewSchema.Annotations? labelAnnotations = null;
+        if (saved.Info.Task == BackpropTask.MulticlassClassification && nativeOutput.GetColumnOrNull(OutputSchema.PredictedLabel) is { } predicted)
+            labelAnnotations = predicted.Annotations;
+        return new BackpropTransformer(saved.Model, saved.Info.ToOptions(), saved.Info.ToHistory(), saved.Info.FeatureColumnName,
+            saved.Info.LabelColumnName, labelAnnotations);
+    }
+
+    /// <summary>
+    /// The network and its scaling from the metadata and the initializers. The sizes are checked against the
+    /// initializers before anything is allocated, so a description claiming a huge network costs nothing.
+    /// </summary>
+    private static BackpropModelParameters CreateModel(SavedModelInfo info, OnnxModelReader onnx, string source)
     {
         string Bad(string what) => $"{source}: the saved network is inconsistent: {what}.";
         if (!Enum.IsDefined(info.Task) || info.Task == BackpropTask.Auto) throw new InvalidDataException(Bad($"task {info.Task}"));
-        if (info.LayerSizes.Length < 2 || info.Activations.Length != info.LayerSizes.Length - 1 || info.LayerSizes.Any(s => s < 1))
-            throw new InvalidDataException(Bad($"layer sizes [{string.Join(", ", info.LayerSizes)}] with {info.Activations.Length} activations"));
+        var sizes = info.LayerSizes ?? [];
+        if (sizes.Length < 2 || info.Activations is null || info.Activations.Length != sizes.Length - 1 || sizes.Any(s => s < 1))
+            throw new InvalidDataException(Bad($"layer sizes [{string.Join(", ", sizes)}] with {info.Activations?.Length ?? 0} activations"));
+        for (int l = 0; l + 1 < sizes.Length; l++)
+        {
+            long weights = (long)sizes[l] * sizes[l + 1];
+            if (!onnx.Initializers.TryGetValue($"W{l}", out var w) || w.Values.LongLength != weights
+                || !onnx.Initializers.TryGetValue($"B{l}", out var b) || b.Values.LongLength != sizes[l + 1])
+                throw new InvalidDataException(Bad($"layer {l} ({sizes[l]} → {sizes[l + 1]}) needs {weights:N0} weights and {sizes[l + 1]:N0} biases, " +
+                    $"the file holds {(onnx.Initializers.TryGetValue($"W{l}", out var w2) ? w2.Values.LongLength : 0):N0} and " +
+                    $"{(onnx.Initializers.TryGetValue($"B{l}", out var b2) ? b2.Values.LongLength : 0):N0}"));
+        }
         NeuralNetwork<float> network;
         try
         {
-            network = new NeuralNetwork<float>(info.LayerSizes, info.Activations);
+            network = new NeuralNetwork<float>(sizes, info.Activations);
         }
         catch (ArgumentException e)
         {
@@ -172,27 +230,16 @@ internal static class BackpropModelLoader
         }
         for (int l = 0; l < network.WeightLayerCount; l++)
         {
-            CopyInitializer(onnx, $"W{l}", network.Weights(l), Bad);
-            CopyInitializer(onnx, $"B{l}", network.Biases(l), Bad);
+            onnx.Initializers[$"W{l}"].Values.CopyTo(network.Weights(l));
+            onnx.Initializers[$"B{l}"].Values.CopyTo(network.Biases(l));
         }
         if (!string.Equals(SavedModelInfo.Hash(network), info.ParametersSha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException(Bad("the weights do not match their checksum (the file is corrupt)"));
         int k = network.OutputSize;
-        if (info.Task == BackpropTask.Regression && (info.TargetMean.Length != k || info.TargetScale.Length != k))
-            throw new InvalidDataException(Bad($"{info.TargetMean.Length} target means and {info.TargetScale.Length} scales for {k} outputs"));
-
-        DataViewSchema.Annotations? labelAnnotations = null;
-        if (info.Task == BackpropTask.MulticlassClassification && nativeOutput.GetColumnOrNull(OutputSchema.PredictedLabel) is { } predicted)
-            labelAnnotations = predicted.Annotations;
-        var model = new BackpropModelParameters(info.Task, network, info.TargetMean, info.TargetScale, info.ClassNames ?? [], info.VectorOutput);
-        return new BackpropTransformer(model, info.ToOptions(), info.ToHistory(), info.FeatureColumnName, info.LabelColumnName, labelAnnotations);
-    }
-
-    private static void CopyInitializer(OnnxModelReader onnx, string name, Span<float> target, Func<string, string> bad)
-    {
-        if (!onnx.Initializers.TryGetValue(name, out var tensor)) throw new InvalidDataException(bad($"initializer {name} is missing"));
-        if (tensor.Values.Length != target.Length)
-            throw new InvalidDataException(bad($"initializer {name} has {tensor.Values.Length} values, the layer needs {target.Length}"));
-        tensor.Values.CopyTo(target);
+        var mean = info.TargetMean ?? [];
+        var scale = info.TargetScale ?? [];
+        if (info.Task == BackpropTask.Regression && (mean.Length != k || scale.Length != k))
+            throw new InvalidDataException(Bad($"{mean.Length} target means and {scale.Length} scales for {k} outputs"));
+        return new BackpropModelParameters(info.Task, network, mean, scale, info.ClassNames ?? [], info.VectorOutput);
     }
 }
