@@ -1,4 +1,6 @@
+using System.IO.Compression;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetBackprop.DependencyInjection;
@@ -79,6 +81,117 @@ public sealed class PredictionServiceTests : IDisposable
         await Task.Delay(1500);
         Assert.Equal(2, service.ModelVersion);
         Assert.Equal(after, service.Predict(rows[0]).Score);
+    }
+
+    /// <summary>
+    /// Engines over one loaded model can share native state; the old pool disposed surplus engines while others were
+    /// scoring, which crashed the process (ONNX Runtime's session disposed under a running engine). Sixteen threads on
+    /// two cores, many more callers than cores: every prediction must equal the in-memory model's, bit for bit (the
+    /// service scores with the library's own transformer, not through ONNX Runtime), and no engine is disposed early.
+    /// </summary>
+    [Fact]
+    public void SixteenThreadsGetTheInMemoryModelsExactScoresFromTheVerifiedFastTransformer()
+    {
+        var (ml, data, rows) = Housing();
+        string path = Path.Combine(_dir, "model.zip");
+        var model = ml.Transforms.NormalizeMeanVariance("Features")
+            .Append(ml.Regression.Trainers.Backprop(hiddenLayers: [8], maxEpochs: 20))
+            .Fit(data);
+        ml.Backprop().SaveModel(model, data.Schema, path);
+        var inMemory = ml.Model.CreatePredictionEngine<House, Price>(model);
+        var expected = rows.Select(r => inMemory.Predict(r).Score).ToArray();
+
+        using var service = new BackpropPredictionService<House, Price>(new MLContext(3), path, reloadOnChange: false, logger: null);
+        Assert.Contains(((IEnumerable<ITransformer>)service.CurrentModel), t => t is BackpropTransformer);
+        var results = new float[16][];
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 16 }, t =>
+        {
+            var mine = new float[rows.Count * 5];
+            for (int i = 0; i < mine.Length; i++) mine[i] = service.Predict(rows[(i + t) % rows.Count]).Score;
+            results[t] = mine;
+        });
+        for (int t = 0; t < 16; t++)
+            for (int i = 0; i < results[t].Length; i++)
+                Assert.Equal(expected[(i + t) % rows.Count], results[t][i]);
+        Assert.InRange(service.EnginesCreated, 1, 17); // one per concurrent caller at most, plus the one built at load
+    }
+
+    /// <summary>
+    /// A half-written file makes ML.NET's Model.Load throw TargetInvocationException, which the old reload let escape
+    /// from a timer callback (ending the process). A reload of any bad file must return false, log why, and keep
+    /// serving the current model.
+    /// </summary>
+    [Fact]
+    public void ReloadingATruncatedOrCorruptFileKeepsTheCurrentModelAndLogsWhy()
+    {
+        var (ml, data, rows) = Housing();
+        string path = Path.Combine(_dir, "model.zip");
+        SaveModel(ml, data, path, 5);
+        var bytes = File.ReadAllBytes(path);
+        var log = new ListLogger();
+        using var service = new BackpropPredictionService<House, Price>(new MLContext(3), path, reloadOnChange: false, log);
+        float before = service.Predict(rows[0]).Score;
+
+        var bad = new List<(string What, byte[] Bytes)>
+        {
+            ("half written", bytes.AsSpan(0, bytes.Length / 2).ToArray()),
+            ("cut before the central directory", bytes.AsSpan(0, bytes.Length - 30).ToArray()),
+            ("empty", []),
+            ("not a zip", "not a model"u8.ToArray()),
+            ("a transform changed after saving", ChangeEntry(bytes, e => e.Contains("Normalize") && e.EndsWith("Model.key") is false)),
+        };
+        foreach (var (what, content) in bad)
+        {
+            File.WriteAllBytes(path, content);
+            Assert.False(service.TryReload(), what);
+            Assert.Equal(1, service.ModelVersion);
+            Assert.Equal(before, service.Predict(rows[0]).Score);
+        }
+        Assert.Equal(bad.Count, log.Warnings.Count);
+        Assert.All(log.Warnings, w => Assert.Contains(path, w));
+
+        File.WriteAllBytes(path, bytes);
+        Assert.True(service.TryReload());
+        Assert.Equal(2, service.ModelVersion);
+    }
+
+    /// <summary>The archive with one byte changed in the first entry whose name matches (a valid zip, different content).</summary>
+    private static byte[] ChangeEntry(byte[] archive, Func<string, bool> which)
+    {
+        using var buffer = new MemoryStream();
+        buffer.Write(archive);
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Update, leaveOpen: true))
+        {
+            var entry = zip.Entries.First(e => which(e.FullName) && e.Length > 16);
+            byte[] content;
+            using (var s = entry.Open())
+            using (var m = new MemoryStream())
+            {
+                s.CopyTo(m);
+                content = m.ToArray();
+            }
+            content[content.Length - 3] ^= 0x01;
+            entry.Delete();
+            using var w = zip.CreateEntry(entry.FullName).Open();
+            w.Write(content);
+        }
+        return buffer.ToArray();
+    }
+
+    private sealed class ListLogger : ILogger
+    {
+        public List<string> Warnings { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Warning)
+                lock (Warnings)
+                    Warnings.Add(formatter(state, exception));
+        }
     }
 
     [Fact]
