@@ -110,22 +110,68 @@ public sealed class PersistenceTests(PersistenceHarness harness, ITestOutputHelp
         (loaded as IDisposable)?.Dispose();
     }
 
+    /// <summary>
+    /// Saving writes a temporary ONNX file and ML.NET's loading another; both must be gone afterwards. Only files this
+    /// test made are watched (its own temp folder for the save and for the loading MLContext), so another test process
+    /// running, or one that crashed, cannot make it fail.
+    /// </summary>
     [Fact]
     public void SavingAndLibraryLoading_LeaveNoTempFiles()
     {
         var c = harness.Get("binary");
-        _ = harness.Get("multiclass");
-        string temp = Path.GetTempPath();
-        var before = Directory.EnumerateFileSystemEntries(temp).ToHashSet();
-        c.Ml.Model.Save(c.Model, c.Data.Schema, Path.Combine(_folder, "a.zip"));
-        (new MLContext().Backprop().LoadModel(Path.Combine(_folder, "a.zip"), out _) as IDisposable)?.Dispose();
-        c.Ml.Backprop().SaveModel(c.Model, c.Data.Schema, Path.Combine(_folder, "b.zip"));
         var m = harness.Get("multiclass");
-        m.Ml.Model.Save(m.Model, m.Data.Schema, Path.Combine(_folder, "c.zip"));
-        var after = Directory.EnumerateFileSystemEntries(temp).ToHashSet();
-        after.ExceptWith(before);
-        Assert.Empty(after);
-        Assert.Equal(["a.zip", "b.zip", "c.zip"], Directory.GetFiles(_folder).Select(Path.GetFileName).Order());
+        string temp = Path.Combine(_folder, "temp");
+        Directory.CreateDirectory(temp);
+        string models = Path.Combine(_folder, "models");
+        Directory.CreateDirectory(models);
+        MLNetBackprop.Persistence.NativePipeline.TemporaryFolder.Value = temp;
+        try
+        {
+            c.Ml.Model.Save(c.Model, c.Data.Schema, Path.Combine(models, "a.zip"));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+            var loading = new MLContext { TempFilePath = temp };
+            var loaded = loading.Backprop().LoadModel(Path.Combine(models, "a.zip"), out _);
+            (loaded as IDisposable)?.Dispose();
+            c.Ml.Backprop().SaveModel(c.Model, c.Data.Schema, Path.Combine(models, "b.zip"));
+            m.Ml.Model.Save(m.Model, m.Data.Schema, Path.Combine(models, "c.zip"));
+            (loading.Backprop().LoadModel(Path.Combine(models, "c.zip"), out _) as IDisposable)?.Dispose();
+            Assert.Empty(Directory.EnumerateFileSystemEntries(temp));
+        }
+        finally
+        {
+            MLNetBackprop.Persistence.NativePipeline.TemporaryFolder.Value = null;
+        }
+        Assert.Equal(["a.zip", "b.zip", "c.zip"], Directory.GetFiles(models).Select(Path.GetFileName).Order());
+    }
+
+    /// <summary>
+    /// A process killed during SaveModel leaves its temporary file; the next save of the same file removes such files,
+    /// except one a live save holds open (exclusively locked), and leaves files that are not its own alone.
+    /// </summary>
+    [Fact]
+    public void SaveModel_RemovesTemporaryFilesOfKilledSaves_ButNotOfALiveOne()
+    {
+        var c = harness.Get("binary");
+        string path = Path.Combine(_folder, "model.zip");
+        string Stale() => Path.Combine(_folder, $".model.zip.{Guid.NewGuid():N}.tmp");
+        var stale = new[] { Stale(), Stale(), Stale() };
+        foreach (var s in stale) File.WriteAllBytes(s, [1, 2, 3]);
+        string live = Stale();
+        string foreign = Path.Combine(_folder, ".model.zip.backup.tmp");
+        string otherModel = Path.Combine(_folder, $".other.zip.{Guid.NewGuid():N}.tmp");
+        File.WriteAllBytes(foreign, [1]);
+        File.WriteAllBytes(otherModel, [1]);
+        using (var held = new FileStream(live, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+            c.Ml.Backprop().SaveModel(c.Model, c.Data.Schema, path);
+            Assert.True(File.Exists(live));
+        }
+        Assert.All(stale, s => Assert.False(File.Exists(s), s));
+        Assert.True(File.Exists(foreign));
+        Assert.True(File.Exists(otherModel));
+        c.Ml.Backprop().SaveModel(c.Model, c.Data.Schema, path);
+        Assert.False(File.Exists(live));
+        (new MLContext().Backprop().LoadModel(path, out _) as IDisposable)?.Dispose();
     }
 
     private sealed class Unsavable : ITransformer

@@ -37,6 +37,13 @@ internal static class NativePipeline
         public T Value { get; set; } = default!;
     }
 
+    /// <summary>
+    /// Where <see cref="Save"/> writes its temporary ONNX file; null (the default) for the system's temp folder. Set by
+    /// tests (for their own async flow only) to check that a save leaves nothing behind without watching a folder that
+    /// other processes share.
+    /// </summary>
+    internal static readonly AsyncLocal<string?> TemporaryFolder = new();
+
     public static OnnxExport.Names RowNames(string featureColumnName) =>
         new(featureColumnName, SavedColumns.Score, SavedColumns.Probability, SavedColumns.PredictedLabel);
 
@@ -46,7 +53,7 @@ internal static class NativePipeline
         var onnx = OnnxExport.Write(transformer.Model, RowNames(transformer.FeatureColumnName), OnnxLayout.Row,
             new Dictionary<string, string> { [SavedModelInfo.Key] = SavedModelInfo.From(transformer).ToJson() });
         // ApplyOnnxModel(Stream) leaves its temp copy behind; a file of our own is deleted once the chain is disposed.
-        string path = Path.Combine(Path.GetTempPath(), $"mlnetbackprop-{Guid.NewGuid():N}.onnx");
+        string path = Path.Combine(TemporaryFolder.Value ?? Path.GetTempPath(), $"mlnetbackprop-{Guid.NewGuid():N}.onnx");
         ITransformer? chain = null;
         try
         {
