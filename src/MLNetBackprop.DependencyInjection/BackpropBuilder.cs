@@ -40,8 +40,11 @@ public sealed class BackpropBuilder
 
     /// <summary>
     /// Registers a pooled, thread-safe <see cref="IBackpropPredictionService{TInput, TOutput}"/> over the saved model at
-    /// <paramref name="modelPath"/> (any model <c>mlContext.Model.Load</c> reads), optionally reloading it when the file
-    /// changes. The service is a singleton; resolve it by its interface.
+    /// <paramref name="modelPath"/>, optionally reloading it when the file changes. The model is loaded with
+    /// <c>mlContext.Backprop().LoadModel</c> — verified, and scored by the library's own transformer exactly as before
+    /// saving; a model without a backprop network is loaded as <c>mlContext.Model.Load</c> would. A file that cannot be
+    /// loaded at start throws (<see cref="FileNotFoundException"/>, <see cref="InvalidDataException"/>); on reload it
+    /// keeps the current model in service and logs the reason. The service is a singleton; resolve it by its interface.
     /// </summary>
     public BackpropBuilder AddPredictionService<TInput, TOutput>(string modelPath, bool reloadOnChange = false)
         where TInput : class

@@ -2,7 +2,8 @@ namespace MLNetBackprop.DependencyInjection;
 
 /// <summary>
 /// A thread-safe prediction service over a saved ML.NET model: any number of threads may call
-/// <see cref="Predict"/> at once. ML.NET's own PredictionEnginePool plays this role in Microsoft.Extensions.ML.
+/// <see cref="Predict"/> at once, also while the model is being reloaded. ML.NET's own PredictionEnginePool plays this role
+/// in Microsoft.Extensions.ML.
 /// </summary>
 public interface IBackpropPredictionService<in TInput, out TOutput>
     where TInput : class

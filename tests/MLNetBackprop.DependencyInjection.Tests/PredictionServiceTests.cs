@@ -116,6 +116,22 @@ public sealed class PredictionServiceTests : IDisposable
         Assert.InRange(service.EnginesCreated, 1, 17); // one per concurrent caller at most, plus the one built at load
     }
 
+    /// <summary>A model without a backprop network (SDCA) is served as ML.NET loads it, from many threads.</summary>
+    [Fact]
+    public void AModelWithoutABackpropNetworkIsServedAsModelLoadWouldFromManyThreads()
+    {
+        var (ml, data, rows) = Housing();
+        string path = Path.Combine(_dir, "sdca.zip");
+        var model = ml.Transforms.NormalizeMeanVariance("Features").Append(ml.Regression.Trainers.Sdca(maximumNumberOfIterations: 5)).Fit(data);
+        ml.Model.Save(model, data.Schema, path);
+        var reference = ml.Model.CreatePredictionEngine<House, Price>(ml.Model.Load(path, out _));
+        var expected = rows.Select(r => reference.Predict(r).Score).ToArray();
+        using var service = new BackpropPredictionService<House, Price>(new MLContext(3), path, reloadOnChange: false, logger: null);
+        var results = new float[16][];
+        Parallel.For(0, 16, new ParallelOptions { MaxDegreeOfParallelism = 16 }, t => results[t] = rows.Select(r => service.Predict(r).Score).ToArray());
+        Assert.All(results, r => Assert.Equal(expected, r));
+    }
+
     /// <summary>
     /// A half-written file makes ML.NET's Model.Load throw TargetInvocationException, which the old reload let escape
     /// from a timer callback (ending the process). A reload of any bad file must return false, log why, and keep
