@@ -59,7 +59,9 @@ internal static class BackpropModelLoader
             throw new InvalidDataException($"{source}: the ML.NET model contains no MLNetBackprop network (it was not saved from a pipeline with a BackpropTransformer).");
         if (!archive.Verified)
             Log(ml, $"{source} has no MLNetBackprop manifest (it was saved with mlContext.Model.Save rather than " +
-                "mlContext.Backprop().SaveModel): the networks' weights are verified, the pipeline's other transforms are not.");
+                "mlContext.Backprop().SaveModel): " + (networks.Any(n => n is not null)
+                    ? "the networks are verified, the pipeline's other transforms are not."
+                    : "it holds no backprop network, and nothing in it is verified."));
 
         ITransformer loaded;
         try
@@ -91,10 +93,6 @@ internal static class BackpropModelLoader
             throw;
         }
     }
-
-    /// <summary>True when the model holds at least one of the library's networks (the archive is read, not loaded).</summary>
-    internal static bool HoldsNetwork(byte[] bytes, string source) =>
-        ReadNetworks(ModelArchive.Read(bytes, source), source).Any(n => n is not null);
 
     private static void Log(MLContext ml, string message)
     {
