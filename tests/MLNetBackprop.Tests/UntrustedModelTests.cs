@@ -103,6 +103,25 @@ public sealed class UntrustedModelTests(PersistenceHarness harness) : IDisposabl
         (verified as IDisposable)?.Dispose();
     }
 
+    /// <summary>A file saved with plain Model.Save has no manifest: it loads, and the log says what was not verified.</summary>
+    [Fact]
+    public void AFileWithoutTheManifest_Loads_AndTheLogSaysItsOtherTransformsAreNotVerified()
+    {
+        var c = harness.Get("binary");
+        string plainSaved = Path.Combine(_folder, "plain.zip");
+        c.Ml.Model.Save(c.Model, c.Data.Schema, plainSaved);
+        string withManifest = SaveWithManifest();
+        foreach (var (path, expectNote) in new[] { (plainSaved, true), (withManifest, false) })
+        {
+            var ml = new MLContext();
+            var messages = new List<string>();
+            ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+            var loaded = ml.Backprop().LoadModel(path, out _);
+            Assert.Equal(PersistenceHarness.Rows(c.Model.Transform(c.Data), "binary"), PersistenceHarness.Rows(loaded.Transform(c.Data), "binary"));
+            Assert.Equal(expectNote, messages.Any(m => m.Contains("no MLNetBackprop manifest", StringComparison.Ordinal) && m.Contains(path, StringComparison.Ordinal)));
+        }
+    }
+
     /// <summary>
     /// One bit changed in the normalizer (outside the network, so the weights' SHA-256 cannot see it): ML.NET's
     /// Model.Load serves the changed pipeline silently; LoadModel refuses it by the manifest and names the entry.
