@@ -219,6 +219,52 @@ public class TrainingBehaviourTests
         Assert.True(result.History.Epochs[^1].TrainingLoss < result.History.Epochs[0].TrainingLoss);
     }
 
+    [Fact]
+    public void AFinalStepThatExplodesIsNeverReturned_WithoutBackoffItThrows()
+    {
+        // One epoch: J is measured at the initial weights, then a step with α = 1e30 makes every weight ~1e30 (finite in
+        // float). Those weights were never evaluated; returning them as a trained model would be returning garbage.
+        var (net, data) = ExplodingRegression();
+        var before = net.Parameters.ToArray();
+        var ex = Assert.Throws<TrainingDivergedException>(() => NetworkTrainer.Train(net, data, new TrainingOptions
+        {
+            Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, MaxEpochs = 1, NumberOfThreads = 1,
+        }));
+        Assert.Equal(1, ex.Epoch);
+        Assert.Equal(1e30, ex.LearningRate);
+        Assert.Contains("learning rate", ex.Message);
+        Assert.Equal(before, net.Parameters.ToArray());
+    }
+
+    [Fact]
+    public void BackoffsThatCannotTameTheRateStopAsDivergedWithTheLowestMeasuredLossWeights()
+    {
+        // α = 1e30 cut by 4 ten times is still ~1e24: every epoch explodes. The run must not be reported as converged,
+        // and the weights it returns must be ones whose loss was measured: here the initial weights, the lowest.
+        var (net, data) = ExplodingRegression();
+        var before = net.Parameters.ToArray();
+        var opts = new TrainingOptions
+        {
+            Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, MaxEpochs = 100, NumberOfThreads = 1, DivergenceBackoff = true,
+        };
+        var result = NetworkTrainer.Train(net, data, opts);
+        Assert.Equal(StopReason.Diverged, result.History.StopReason);
+        Assert.Equal(10, result.LearningRateBackoffs);
+        Assert.Equal(before, net.Parameters.ToArray());
+        Assert.Equal(0, result.History.BestEpoch);
+        double j = Backpropagation.Cost(net, data, opts.Loss, new Regularization(opts.L2Regularization), 1);
+        Assert.Equal(result.History.Epochs.Min(e => e.TrainingLoss), j, 1e-9 * j);
+
+        // One epoch and no room for a back-off after the step: the unevaluated step is discarded the same way.
+        var once = NetworkTrainer.Train(net, data, new TrainingOptions
+        {
+            Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, MaxEpochs = 1, NumberOfThreads = 1, DivergenceBackoff = true,
+        });
+        Assert.Equal(StopReason.Diverged, once.History.StopReason);
+        Assert.Equal(before, net.Parameters.ToArray());
+        Assert.Equal(0, once.History.BestEpoch);
+    }
+
     private static (NeuralNetwork<float>, TrainingData<float>) ExplodingRegression()
     {
         var rng = new Random(1);
