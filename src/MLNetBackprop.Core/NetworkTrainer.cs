@@ -225,9 +225,12 @@ public static class NetworkTrainer
                     _lastGood.CopyTo(_net.Parameters);
                     if (!_o.DivergenceBackoff) throw new TrainingDivergedException(epoch, lr, failure);
                     if (_backoffs >= MaxBackoffs) { _stop = StopReason.Diverged; return; }
-                    // Back off: cut α and run the epoch again from there.
+                    // Back off: cut α and run the epoch again from there. Like an adaptive cut, the new rate gets a
+                    // full NoImprovementEpochs: the re-run starts from weights already measured, so its first loss
+                    // repeats an old one by construction and says nothing about convergence.
                     _lrScale /= 4;
                     _backoffs++;
+                    _sinceProgress = 0;
                     rule.Reset();
                     epoch--;
                     continue;
