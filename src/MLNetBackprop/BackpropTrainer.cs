@@ -146,6 +146,12 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         }
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
             $"Backprop: stopped after {result.History.Epochs.Count} epochs ({result.History.StopReason}); the model holds epoch {result.History.BestEpoch}."));
+        if (result.History.StopReason == StopReason.Diverged)
+        {
+            double lastRate = result.History.Epochs.Count > 0 ? result.History.Epochs[^1].LearningRate : double.NaN;
+            ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+                $"Backprop: training diverged even after {result.LearningRateBackoffs} learning-rate back-off(s) (last learning rate {lastRate:G4}). The model holds the weights with the lowest measured loss (epoch {result.History.BestEpoch}; 0 is the initial weights) and is probably poor: lower LearningRate or normalize the features."));
+        }
         return Wrap(result);
 
         BackpropTransformer Wrap(TrainingResult<float> r)

@@ -160,8 +160,11 @@ public sealed class BackpropTrainerOptions
     public int? NumberOfThreads { get; set; }
 
     /// <summary>
-    /// When the loss becomes non-finite, restore the weights from the start of the epoch, divide the learning rate by 4
-    /// and repeat the epoch (at most 10 times) instead of failing. Default true.
+    /// When the loss becomes non-finite or explodes, restore the weights from the start of the lowest-loss epoch, divide
+    /// the learning rate by 4 and repeat the epoch (at most 10 times) instead of failing. If that does not tame it (or the
+    /// last step before stopping blows up), training stops with <see cref="StopReason.Diverged"/>, returns the weights
+    /// with the lowest measured loss and logs a warning to MLContext.Log. False throws
+    /// <see cref="TrainingDivergedException"/> instead. Default true.
     /// </summary>
     public bool DivergenceBackoff { get; set; } = true;
 

@@ -173,6 +173,75 @@ public sealed class ReliabilityTests
             Assert.All(model.Model.GetWeights(l), w => Assert.True(float.IsFinite(w)));
     }
 
+    private static (MLContext Ml, IDataView Data, List<string> Warnings) NormalizedHousing()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.NormalizeMeanVariance("Features").Fit(Datasets.Housing(ml)).Transform(Datasets.Housing(ml));
+        var warnings = new List<string>();
+        ml.Log += (_, m) => { if (m.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) warnings.Add(m.Message); };
+        return (ml, data, warnings);
+    }
+
+    [Fact]
+    public void LearningRateTooLargeForEveryBackoffStopsAsDivergedWithAMeasuredModelAndAWarning()
+    {
+        // α = 1e30 cut by 4 ten times is still ~1e24: every epoch explodes. The model handed back must be one whose loss
+        // was measured (finite, sane predictions on O(1) targets), and the stop reason must say it diverged.
+        var (ml, data, warnings) = NormalizedHousing();
+        var opts = new BackpropTrainerOptions { HiddenLayers = [16], Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, Seed = 1 };
+        Assert.True(opts.DivergenceBackoff);
+        var model = ml.Regression.Trainers.Backprop(opts).Fit(data);
+
+        Assert.Equal(StopReason.Diverged, model.History.StopReason);
+        var scores = model.Transform(data).GetColumn<float>("Score").ToArray();
+        Assert.All(scores, s => Assert.True(float.IsFinite(s) && Math.Abs(s) < 1e4, $"score {s}"));
+        var metrics = ml.Regression.Evaluate(model.Transform(data));
+        Assert.True(metrics.RSquared > -10, $"R² = {metrics.RSquared}");
+        Assert.Contains(warnings, m => m.Contains("training diverged even after 10 learning-rate back-off(s)", StringComparison.Ordinal));
+
+        // The new stop reason survives saving and loading (it is stored by name).
+        string folder = Directory.CreateTempSubdirectory("backprop-diverged-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "model.zip");
+            ml.Backprop().SaveModel(model, data.Schema, path);
+            var loaded = new MLContext().Backprop().LoadModel(path, out _);
+            var rebuilt = Assert.IsType<BackpropTransformer>(loaded);
+            Assert.Equal(StopReason.Diverged, rebuilt.History.StopReason);
+            Assert.Equal(model.History.BestEpoch, rebuilt.History.BestEpoch);
+            Assert.Equal(scores, rebuilt.Transform(data).GetColumn<float>("Score").ToArray());
+            (loaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        opts.DivergenceBackoff = false;
+        var e = Assert.Throws<TrainingDivergedException>(() => ml.Regression.Trainers.Backprop(opts).Fit(data));
+        Assert.Contains("learning rate", e.Message);
+    }
+
+    [Fact]
+    public void LearningRateTheBackoffsCanTameTrainsAModelInsteadOfStoppingAtTheFirstRestarts()
+    {
+        // α = 1e3 explodes, but a few cuts by 4 reach a rate that trains. The epochs re-run after each back-off repeat an
+        // already measured loss; they must not count as "no improvement" and stop the run as converged before it trains.
+        var (ml, data, warnings) = NormalizedHousing();
+        var opts = new BackpropTrainerOptions { HiddenLayers = [16], Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e3, Seed = 1 };
+        var model = ml.Regression.Trainers.Backprop(opts).Fit(data);
+
+        var h = model.History;
+        Assert.NotEqual(StopReason.Diverged, h.StopReason);
+        Assert.True(h.Epochs[^1].LearningRate < 1e3);
+        var metrics = ml.Regression.Evaluate(model.Transform(data));
+        Assert.True(metrics.RSquared > 0.3, $"R² = {metrics.RSquared} ({h.StopReason} after {h.Epochs.Count} epochs)");
+        Assert.DoesNotContain(warnings, m => m.Contains("diverged", StringComparison.Ordinal));
+
+        opts.DivergenceBackoff = false;
+        Assert.Throws<TrainingDivergedException>(() => ml.Regression.Trainers.Backprop(opts).Fit(data));
+    }
+
     [Fact]
     public void SixteenThreadsScoringTenThousandRowsGetExactlyTheSingleThreadedResults()
     {
