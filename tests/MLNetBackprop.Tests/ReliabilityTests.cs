@@ -317,6 +317,37 @@ public sealed class ReliabilityTests
         Assert.All(ex.PartialModel.Transform(data).GetColumn<float>("Probability"), p => Assert.InRange(p, 0f, 1f));
     }
 
+    [Fact]
+    public void HiddenLayersTooLargeForAnArrayAreRejectedByNameWithTheParameterCount()
+    {
+        var ml = new MLContext(1);
+        // 46341² > int.MaxValue: even with one feature and one output the network cannot exist, so the trainer refuses
+        // the option itself (before any data is seen), like every other invalid option.
+        var opts = new BackpropTrainerOptions { HiddenLayers = [46341, 46341] };
+        var e = Assert.ThrowsAny<ArgumentException>(() => ml.Regression.Trainers.Backprop(opts));
+        Assert.Equal("HiddenLayers", e.ParamName);
+        Assert.Contains("HiddenLayers = [46341, 46341]", e.Message);
+        Assert.Contains("at least 2147673646 parameters", e.Message);
+
+        // [46341] is fine on its own but not with 46341 features: Fit knows the widths and says so by name too.
+        var rows = Enumerable.Range(0, 2).Select(i => new WideRow { Label = i, Features = new float[46341] }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        opts.HiddenLayers = [46341];
+        var fit = Assert.ThrowsAny<ArgumentException>(() => ml.Regression.Trainers.Backprop(opts).Fit(data));
+        Assert.Equal("HiddenLayers", fit.ParamName);
+        Assert.Contains("HiddenLayers = [46341]", fit.Message);
+        Assert.Contains("46341 features", fit.Message);
+        Assert.Contains("2147580964 parameters", fit.Message);
+    }
+
+    public sealed class WideRow
+    {
+        public float Label { get; set; }
+
+        [VectorType(46341)]
+        public float[] Features { get; set; } = [];
+    }
+
     public static TheoryData<string, Action<BackpropTrainerOptions>> BadOptions() => new()
     {
         { "HiddenLayers", o => o.HiddenLayers = [3, -1] },
