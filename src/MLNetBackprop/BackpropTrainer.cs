@@ -42,7 +42,10 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     /// A column is missing or has the wrong type, or the data is empty; or (an <see cref="ArgumentOutOfRangeException"/>
     /// naming HiddenLayers) the hidden layers with this many features and outputs give more parameters than an array can hold.
     /// </exception>
-    /// <exception cref="InvalidOperationException">A value is NaN, infinite or a missing key (the message names the column and row).</exception>
+    /// <exception cref="InvalidOperationException">
+    /// A value is NaN, infinite or a missing key, or a regression target lies beyond ±3.4e35 (float's largest value / 1000,
+    /// so that predictions mapped back to the label's scale cannot overflow); the message names the column and row.
+    /// </exception>
     /// <exception cref="OperationCanceledException">The MLContext or the options' token canceled training.</exception>
     public BackpropTransformer Fit(IDataView trainData, IDataView? validationData)
     {

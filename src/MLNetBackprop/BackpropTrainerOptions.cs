@@ -169,9 +169,10 @@ public sealed class BackpropTrainerOptions
     public bool DivergenceBackoff { get; set; } = true;
 
     /// <summary>
-    /// Drop training and validation rows whose features, label or weight are NaN, infinite, a missing key or a negative
-    /// weight, instead of throwing; the number dropped and the first problem are written to MLContext.Log. Default
-    /// false: such a row stops Fit with an exception that names the column, the row and the slot.
+    /// Drop training and validation rows whose features, label or weight are NaN, infinite, a missing key, a regression
+    /// target beyond ±3.4e35 (see <see cref="BackpropTask.Regression"/>) or a negative weight, instead of throwing; the
+    /// number dropped and the first problem are written to MLContext.Log. Default false: such a row stops Fit with an
+    /// exception that names the column, the row and the slot.
     /// </summary>
     public bool SkipInvalidRows { get; set; }
 
