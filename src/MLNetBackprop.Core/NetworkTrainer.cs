@@ -18,7 +18,10 @@ public static class NetworkTrainer
     /// <param name="cancellationToken">Checked before every mini-batch (every evaluation for L-BFGS).</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the parameter name is the option's).</exception>
     /// <exception cref="ArgumentException">The data does not fit the network or the loss does not fit the output activation.</exception>
-    /// <exception cref="TrainingDivergedException">The loss, the gradient or a weight became non-finite.</exception>
+    /// <exception cref="TrainingDivergedException">
+    /// The loss, the gradient or a weight became non-finite, or the loss exploded (during training or at the weights
+    /// training ended with), and <see cref="TrainingOptions.DivergenceBackoff"/> is off.
+    /// </exception>
     /// <exception cref="TrainingCanceledException{T}">The token fired; the exception carries the best model so far.</exception>
     public static TrainingResult<T> Train<T>(NeuralNetwork<T> network, TrainingData<T> train, TrainingOptions options,
         TrainingData<T>? validation = null, CancellationToken cancellationToken = default)
@@ -71,6 +74,7 @@ public static class NetworkTrainer
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly T[] _best;
         private readonly T[] _lastGood;
+        private int _lastGoodEpoch;
         private double _referenceLoss = double.NaN;
         private double _lowestTrainingLoss = double.PositiveInfinity;
         private NetworkWorkspace<T>? _validationWorkspace;
@@ -115,10 +119,41 @@ public static class NetworkTrainer
                 _best.CopyTo(_net.Parameters);
                 bestEpoch = _bestEpoch;
             }
+            else if (stop == StopReason.Diverged)
+                bestEpoch = _lastGoodEpoch;
+            else if (_o.Optimizer != OptimizerKind.Lbfgs && FinalWeightsDiverged() is { } failure)
+            {
+                // The last step's weights were never evaluated: each epoch measures J before its steps. They blew up,
+                // so return the weights with the lowest measured loss instead (L-BFGS ends on a point it evaluated).
+                _lastGood.CopyTo(_net.Parameters);
+                bestEpoch = _lastGoodEpoch;
+                if (stop != StopReason.Canceled)
+                {
+                    double lr = _history.Count > 0 ? _history[^1].LearningRate : CurrentRate(1);
+                    if (!_o.DivergenceBackoff) throw new TrainingDivergedException(Math.Max(1, _history.Count), lr, failure);
+                    stop = StopReason.Diverged;
+                }
+            }
             if (!_net.IsFinite())
                 throw new TrainingDivergedException(Math.Max(1, _history.Count), CurrentRate(_history.Count), "a weight became non-finite");
             return new TrainingResult<T>(_net, new TrainingHistory(_history.ToArray(), bestEpoch, stop), _backoffs);
         }
+
+        /// <summary>
+        /// Evaluates J at the current weights (a forward pass over the training set, not counted as a gradient
+        /// evaluation) and describes the failure when it meets the divergence criteria of the training loop, else null.
+        /// </summary>
+        private string? FinalWeightsDiverged()
+        {
+            if (!_net.IsFinite()) return "a weight became non-finite";
+            var ws = new NetworkWorkspace<T>(_net, Math.Min(_train.Count, 1024));
+            double j = Backpropagation.DataLoss(_net, _train, _o.Loss, _threads, ws) + Backpropagation.Penalty(_net, _reg);
+            if (!double.IsFinite(j)) return $"the cost J at the final weights is {j}";
+            return Exploded(j) ? $"the cost J at the final weights exploded from {_referenceLoss:G4} to {j:G4}" : null;
+        }
+
+        /// <summary>A finite cost that still counts as divergence: 10⁴ times the first one, or past 10³⁰.</summary>
+        private bool Exploded(double j) => (j > ExplosionFactor * _referenceLoss && _referenceLoss > 0) || j > MaxCost;
 
         private TrainingCanceledException<T> Canceled(T[] lastGood)
         {
@@ -172,7 +207,7 @@ public static class NetworkTrainer
                     _evaluations++;
                     if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; break; }
                     if (double.IsNaN(_referenceLoss)) _referenceLoss = j;
-                    if ((j > ExplosionFactor * _referenceLoss && _referenceLoss > 0) || j > MaxCost)
+                    if (Exploded(j))
                     {
                         failure = $"the cost J exploded from {_referenceLoss:G4} to {j:G4}";
                         break;
@@ -188,11 +223,14 @@ public static class NetworkTrainer
                     // Go back to the weights at the start of the epoch with the lowest loss so far (the initial
                     // weights if none): finite, and from before the run-away began.
                     _lastGood.CopyTo(_net.Parameters);
-                    if (!_o.DivergenceBackoff || _backoffs >= MaxBackoffs)
-                        throw new TrainingDivergedException(epoch, lr, failure);
-                    // Back off: cut α and run the epoch again from there.
+                    if (!_o.DivergenceBackoff) throw new TrainingDivergedException(epoch, lr, failure);
+                    if (_backoffs >= MaxBackoffs) { _stop = StopReason.Diverged; return; }
+                    // Back off: cut α and run the epoch again from there. Like an adaptive cut, the new rate gets a
+                    // full NoImprovementEpochs: the re-run starts from weights already measured, so its first loss
+                    // repeats an old one by construction and says nothing about convergence.
                     _lrScale /= 4;
                     _backoffs++;
+                    _sinceProgress = 0;
                     rule.Reset();
                     epoch--;
                     continue;
@@ -202,6 +240,7 @@ public static class NetworkTrainer
                 {
                     _lowestTrainingLoss = sumJ / sumW;
                     startOfEpoch.CopyTo(_lastGood, 0);
+                    _lastGoodEpoch = epoch - 1;
                 }
                 if (EndEpoch(epoch, sumJ / sumW, lr)) return;
                 if (budgetHit || !BudgetLeft) { _stop = StopReason.MaxGradientEvaluations; return; }

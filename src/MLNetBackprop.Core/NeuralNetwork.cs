@@ -26,6 +26,10 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
     /// <summary>Creates a network with all parameters zero; call <see cref="Initialize(int)"/> to draw weights.</summary>
     /// <param name="layerSizes">Input size, hidden layer sizes, output size; at least two entries, all positive.</param>
     /// <param name="activations">One activation per non-input layer (layerSizes.Count − 1 entries); the last is the output activation.</param>
+    /// <exception cref="ArgumentException">
+    /// The sizes or activations are invalid, or the network would have more parameters than an array can hold
+    /// (<see cref="Array.MaxLength"/>; the parameter name is layerSizes).
+    /// </exception>
     public NeuralNetwork(IReadOnlyList<int> layerSizes, IReadOnlyList<Activation> activations)
     {
         ArgumentNullException.ThrowIfNull(layerSizes);
@@ -50,18 +54,23 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
 
         _sizes = layerSizes.ToArray();
         _activations = activations.ToArray();
+        // Count first, in a type no list of int sizes can overflow; past this check every offset fits in an int.
+        Int128 count = 0;
+        for (int l = 0; l < _activations.Length; l++) count += (Int128)_sizes[l + 1] * (_sizes[l] + 1L);
+        if (count > Array.MaxLength)
+            throw new ArgumentException(
+                $"The network would have {count} parameters, more than an array can hold ({Array.MaxLength}); use fewer or narrower layers.",
+                nameof(layerSizes));
         _weightOffsets = new int[_activations.Length];
         _biasOffsets = new int[_activations.Length];
-        long offset = 0;
+        int offset = 0;
         for (int l = 0; l < _activations.Length; l++)
         {
-            _weightOffsets[l] = checked((int)offset);
-            offset += (long)_sizes[l + 1] * _sizes[l];
-            _biasOffsets[l] = checked((int)offset);
+            _weightOffsets[l] = offset;
+            offset += _sizes[l + 1] * _sizes[l];
+            _biasOffsets[l] = offset;
             offset += _sizes[l + 1];
         }
-        if (offset > Array.MaxLength)
-            throw new ArgumentException($"The network would have {offset} parameters, more than an array can hold.", nameof(layerSizes));
         _parameters = new T[offset];
     }
 

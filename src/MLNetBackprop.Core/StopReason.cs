@@ -13,4 +13,12 @@ public enum StopReason
     Canceled = 3,
     /// <summary>The limit on gradient evaluations was reached.</summary>
     MaxGradientEvaluations = 4,
+    /// <summary>
+    /// The loss diverged even after learning-rate back-offs (<see cref="TrainingOptions.DivergenceBackoff"/>): the 10
+    /// back-offs ran out, or the last step, taken as training was about to stop, blew up. The weights with the lowest
+    /// measured loss are returned (the best validation epoch's when early stopping, else those from the start of the
+    /// lowest-training-loss epoch, the initial weights if none; <see cref="TrainingHistory.BestEpoch"/> says which). The
+    /// model is finite but probably poor: lower the learning rate or scale the features.
+    /// </summary>
+    Diverged = 5,
 }

@@ -98,9 +98,13 @@ public sealed class TrainingOptions
 
     /// <summary>
     /// Training diverges when the cost, the gradient or a weight becomes non-finite, or the cost grows to 10⁴ times
-    /// its first value or past 10³⁰. The network then goes back to the weights from the start of its lowest-loss epoch (the
-    /// initial weights if none). With this option the learning rate is then divided by 4 and training continues
-    /// (at most 10 times); without it <see cref="TrainingDivergedException"/> is thrown. Default false.
+    /// its first value or past 10³⁰; the same test is applied to the cost at the weights training ends with (first-order
+    /// optimizers, unless early stopping restores its best weights), since the last step is otherwise never evaluated.
+    /// The network then goes back to the weights from the start of its lowest-loss epoch (the
+    /// initial weights if none). With this option the learning rate is then divided by 4 and training continues, the
+    /// cut rate getting a full <see cref="NoImprovementEpochs"/> (at most 10 times; after that, or when the final weights
+    /// diverge, training stops with <see cref="StopReason.Diverged"/> and those lowest-loss weights); without it
+    /// <see cref="TrainingDivergedException"/> is thrown. Default false.
     /// </summary>
     public bool DivergenceBackoff { get; set; }
 

@@ -25,5 +25,11 @@ public enum BackpropTask
     /// Regression. Label Single (output column Score, Single) or a known-size vector of K Single (multi-output regression;
     /// output column Score, vector of K Single). Targets are standardized for training and mapped back when scoring.
     /// </summary>
+    /// <remarks>
+    /// Every target must lie within ±3.4e35 (float's largest value / 1000): predictions are mapped back as network output ×
+    /// standard deviation + mean in Single, and nearer float's range (±3.4e38) they overflow to ±∞ for ordinary rows. A
+    /// target beyond the bound stops Fit with an error naming the label column and the row (or, with SkipInvalidRows, drops
+    /// the row); rescale such a label first.
+    /// </remarks>
     Regression = 3,
 }

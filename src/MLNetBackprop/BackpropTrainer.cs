@@ -38,8 +38,14 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     /// <paramref name="validationData"/> stops improving and keeps the best weights. The validation loss and accuracy are
     /// logged every epoch.
     /// </summary>
-    /// <exception cref="ArgumentException">A column is missing or has the wrong type, or the data is empty.</exception>
-    /// <exception cref="InvalidOperationException">A value is NaN, infinite or a missing key (the message names the column and row).</exception>
+    /// <exception cref="ArgumentException">
+    /// A column is missing or has the wrong type, or the data is empty; or (an <see cref="ArgumentOutOfRangeException"/>
+    /// naming HiddenLayers) the hidden layers with this many features and outputs give more parameters than an array can hold.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">
+    /// A value is NaN, infinite or a missing key, or a regression target lies beyond ±3.4e35 (float's largest value / 1000,
+    /// so that predictions mapped back to the label's scale cannot overflow); the message names the column and row.
+    /// </exception>
     /// <exception cref="OperationCanceledException">The MLContext or the options' token canceled training.</exception>
     public BackpropTransformer Fit(IDataView trainData, IDataView? validationData)
     {
@@ -111,6 +117,9 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         sizes.AddRange(o.HiddenLayers);
         sizes.Add(k);
         var activations = Enumerable.Repeat(o.Activation, o.HiddenLayers.Length).Append(outputActivation).ToArray();
+        if (ParameterCount(sizes) is var parameters && parameters > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
+                $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] with {cols.FeatureCount} features and {k} output(s) gives a network of {parameters} parameters, more than an array can hold ({Array.MaxLength}); use fewer or narrower layers, or fewer features."));
         var network = new NeuralNetwork<float>(sizes, activations);
         network.Initialize(seed);
 
@@ -146,6 +155,12 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         }
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
             $"Backprop: stopped after {result.History.Epochs.Count} epochs ({result.History.StopReason}); the model holds epoch {result.History.BestEpoch}."));
+        if (result.History.StopReason == StopReason.Diverged)
+        {
+            double lastRate = result.History.Epochs.Count > 0 ? result.History.Epochs[^1].LearningRate : double.NaN;
+            ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+                $"Backprop: training diverged even after {result.LearningRateBackoffs} learning-rate back-off(s) (last learning rate {lastRate:G4}). The model holds the weights with the lowest measured loss (epoch {result.History.BestEpoch}; 0 is the initial weights) and is probably poor: lower LearningRate or normalize the features."));
+        }
         return Wrap(result);
 
         BackpropTransformer Wrap(TrainingResult<float> r)
@@ -233,6 +248,10 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         for (int i = 0; i < o.HiddenLayers.Length; i++)
             if (o.HiddenLayers[i] < 1)
                 throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), o.HiddenLayers[i], $"The option HiddenLayers[{i}] = {o.HiddenLayers[i]} must be at least 1.");
+        // Fewest parameters any data could give: one feature and one output. Fit checks again with the real widths.
+        if (ParameterCount([1, .. o.HiddenLayers, 1]) is var least && least > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
+                $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] gives a network of at least {least} parameters (with a single feature and output), more than an array can hold ({Array.MaxLength}); use fewer or narrower layers."));
         if (!Enum.IsDefined(o.Task)) throw new ArgumentOutOfRangeException(nameof(o.Task), o.Task, $"The option Task = {o.Task} is not a defined task.");
         if (!Enum.IsDefined(o.Activation) || o.Activation == Activation.Softmax)
             throw new ArgumentOutOfRangeException(nameof(o.Activation), o.Activation, $"The option Activation = {o.Activation} is not a hidden-layer activation.");
@@ -242,6 +261,14 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (string.IsNullOrEmpty(o.LabelColumnName)) throw new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName));
         if (string.IsNullOrEmpty(o.FeatureColumnName)) throw new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName));
         ToCoreOptions(o, 1000, o.Loss ?? LossFunction.SquaredError, null).Validate();
+    }
+
+    /// <summary>Weights and biases of a network with these layer sizes, Σ n_{l+1}(n_l + 1), without overflow.</summary>
+    private static Int128 ParameterCount(IReadOnlyList<int> sizes)
+    {
+        Int128 count = 0;
+        for (int l = 0; l + 1 < sizes.Count; l++) count += (Int128)sizes[l + 1] * (sizes[l] + 1L);
+        return count;
     }
 
     private static TrainingOptions ToCoreOptions(BackpropTrainerOptions o, int rows, LossFunction loss, IChannel? ch)

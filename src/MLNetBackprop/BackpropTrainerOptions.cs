@@ -160,15 +160,19 @@ public sealed class BackpropTrainerOptions
     public int? NumberOfThreads { get; set; }
 
     /// <summary>
-    /// When the loss becomes non-finite, restore the weights from the start of the epoch, divide the learning rate by 4
-    /// and repeat the epoch (at most 10 times) instead of failing. Default true.
+    /// When the loss becomes non-finite or explodes, restore the weights from the start of the lowest-loss epoch, divide
+    /// the learning rate by 4 and repeat the epoch (at most 10 times) instead of failing. If that does not tame it (or the
+    /// last step before stopping blows up), training stops with <see cref="StopReason.Diverged"/>, returns the weights
+    /// with the lowest measured loss and logs a warning to MLContext.Log. False throws
+    /// <see cref="TrainingDivergedException"/> instead. Default true.
     /// </summary>
     public bool DivergenceBackoff { get; set; } = true;
 
     /// <summary>
-    /// Drop training and validation rows whose features, label or weight are NaN, infinite, a missing key or a negative
-    /// weight, instead of throwing; the number dropped and the first problem are written to MLContext.Log. Default
-    /// false: such a row stops Fit with an exception that names the column, the row and the slot.
+    /// Drop training and validation rows whose features, label or weight are NaN, infinite, a missing key, a regression
+    /// target beyond ±3.4e35 (see <see cref="BackpropTask.Regression"/>) or a negative weight, instead of throwing; the
+    /// number dropped and the first problem are written to MLContext.Log. Default false: such a row stops Fit with an
+    /// exception that names the column, the row and the slot.
     /// </summary>
     public bool SkipInvalidRows { get; set; }
 

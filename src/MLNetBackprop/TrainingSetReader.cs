@@ -10,6 +10,14 @@ namespace MLNetBackprop;
 /// </summary>
 internal sealed class TrainingSetReader
 {
+    /// <summary>
+    /// The largest |regression target| accepted: float's largest value / 1000 (≈ 3.4e35). Predictions are mapped back as
+    /// network output × scale + mean in float; with every |y| within this bound, the mean and the scale are too (the scale
+    /// at most twice it), so a prediction overflows only if the network's standardized output passes about ±500, far beyond
+    /// any target it was fitted to. Nearer float's range (±3.4e38) ordinary rows would score ±∞.
+    /// </summary>
+    public const float MaxRegressionTarget = float.MaxValue / 1000;
+
     public int Count { get; private set; }
     public int FeatureCount { get; }
     public int TargetCount { get; }
@@ -34,7 +42,8 @@ internal sealed class TrainingSetReader
     }
 
     /// <summary>
-    /// Reads every row. A NaN or infinite feature, label or weight, a missing key label or a negative weight throws an
+    /// Reads every row. A NaN or infinite feature, label or weight, a missing key label, a regression target beyond
+    /// ±<see cref="MaxRegressionTarget"/> or a negative weight throws an
     /// <see cref="InvalidOperationException"/> naming the column, row and slot, or with <paramref name="skipInvalidRows"/>
     /// drops the row and counts it in <see cref="Skipped"/>.
     /// </summary>
@@ -171,6 +180,13 @@ internal sealed class TrainingSetReader
         $"Column '{column}' row {row} slot {slot} is {(float.IsNaN(value) ? "NaN" : value.ToString(System.Globalization.CultureInfo.InvariantCulture))} in the {role}; " +
         "features must be finite (impute missing values, e.g. with ReplaceMissingValues).";
 
+    private static string TooLarge(string column, long row, int? slot, float value)
+    {
+        string where = slot is { } j ? $"row {row} slot {j}" : $"row {row}";
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Column '{column}' (the label) {where} is {value:R}; regression targets must lie within ±{MaxRegressionTarget:G2} (float's largest value / 1000), so that predictions mapped back to the label's scale cannot overflow. Rescale the label, e.g. divide it by a power of ten.");
+    }
+
     /// <summary>Reads the current row's label into the target vector; returns a description of the problem, or null.</summary>
     private delegate string? LabelReader(long row, float[] target);
 
@@ -223,6 +239,7 @@ internal sealed class TrainingSetReader
                 {
                     g(ref v);
                     if (!float.IsFinite(v)) return $"Column '{name}' (the label) row {row} is {v}; regression targets must be finite.";
+                    if (Math.Abs(v) > MaxRegressionTarget) return TooLarge(name, row, null, v);
                     t[0] = v;
                     return null;
                 };
@@ -237,8 +254,11 @@ internal sealed class TrainingSetReader
                     if (v.Length != k) throw new InvalidOperationException($"Column '{name}' (the label) row {row} has {v.Length} slots; expected {k}.");
                     v.CopyTo(t);
                     for (int j = 0; j < k; j++)
+                    {
                         if (!float.IsFinite(t[j]))
                             return $"Column '{name}' (the label) row {row} slot {j} is {t[j]}; regression targets must be finite.";
+                        if (Math.Abs(t[j]) > MaxRegressionTarget) return TooLarge(name, row, j, t[j]);
+                    }
                     return null;
                 };
             }

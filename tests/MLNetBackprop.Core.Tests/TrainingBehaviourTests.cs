@@ -219,6 +219,82 @@ public class TrainingBehaviourTests
         Assert.True(result.History.Epochs[^1].TrainingLoss < result.History.Epochs[0].TrainingLoss);
     }
 
+    [Fact]
+    public void AFinalStepThatExplodesIsNeverReturned_WithoutBackoffItThrows()
+    {
+        // One epoch: J is measured at the initial weights, then a step with α = 1e30 makes every weight ~1e30 (finite in
+        // float). Those weights were never evaluated; returning them as a trained model would be returning garbage.
+        var (net, data) = ExplodingRegression();
+        var before = net.Parameters.ToArray();
+        var ex = Assert.Throws<TrainingDivergedException>(() => NetworkTrainer.Train(net, data, new TrainingOptions
+        {
+            Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, MaxEpochs = 1, NumberOfThreads = 1,
+        }));
+        Assert.Equal(1, ex.Epoch);
+        Assert.Equal(1e30, ex.LearningRate);
+        Assert.Contains("learning rate", ex.Message);
+        Assert.Equal(before, net.Parameters.ToArray());
+    }
+
+    [Fact]
+    public void BackoffsThatCannotTameTheRateStopAsDivergedWithTheLowestMeasuredLossWeights()
+    {
+        // α = 1e30 cut by 4 ten times is still ~1e24: every epoch explodes. The run must not be reported as converged,
+        // and the weights it returns must be ones whose loss was measured: here the initial weights, the lowest.
+        var (net, data) = ExplodingRegression();
+        var before = net.Parameters.ToArray();
+        var opts = new TrainingOptions
+        {
+            Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, MaxEpochs = 100, NumberOfThreads = 1, DivergenceBackoff = true,
+        };
+        var result = NetworkTrainer.Train(net, data, opts);
+        Assert.Equal(StopReason.Diverged, result.History.StopReason);
+        Assert.Equal(10, result.LearningRateBackoffs);
+        Assert.Equal(before, net.Parameters.ToArray());
+        Assert.Equal(0, result.History.BestEpoch);
+        double j = Backpropagation.Cost(net, data, opts.Loss, new Regularization(opts.L2Regularization), 1);
+        Assert.Equal(result.History.Epochs.Min(e => e.TrainingLoss), j, 1e-9 * j);
+
+        // One epoch and no room for a back-off after the step: the unevaluated step is discarded the same way.
+        var once = NetworkTrainer.Train(net, data, new TrainingOptions
+        {
+            Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, MaxEpochs = 1, NumberOfThreads = 1, DivergenceBackoff = true,
+        });
+        Assert.Equal(StopReason.Diverged, once.History.StopReason);
+        Assert.Equal(before, net.Parameters.ToArray());
+        Assert.Equal(0, once.History.BestEpoch);
+    }
+
+    [Fact]
+    public void BackoffGivesEachCutRateAFullPatienceBeforeDeclaringConvergence()
+    {
+        // α = 1e4 explodes, and so do the first cuts; a rate near 1 trains. Each back-off re-runs the epoch from the last
+        // good weights and so re-measures the old loss by construction: that is no evidence of convergence, and must
+        // not use up NoImprovementEpochs before any cut rate has had a chance to train.
+        var (net, data) = SmoothRegression();
+        var reg = new Regularization(1e-4);
+        double initial = Backpropagation.Cost(net, data, LossFunction.SquaredError, reg, 1);
+        var result = NetworkTrainer.Train(net, data, new TrainingOptions
+        {
+            Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e4, MaxEpochs = 300, NumberOfThreads = 1, DivergenceBackoff = true,
+        });
+        Assert.True(result.LearningRateBackoffs > 0);
+        Assert.NotEqual(StopReason.Diverged, result.History.StopReason);
+        double final = Backpropagation.Cost(net, data, LossFunction.SquaredError, reg, 1);
+        Assert.True(final < 0.5 * initial, $"J went from {initial} to {final} ({result.History.StopReason} after {result.History.Epochs.Count} epochs)");
+    }
+
+    /// <summary>100 rows of y = sin(2x₀) + x₁x₂ on features in ±1.7, and a 5-16-1 tanh network.</summary>
+    private static (NeuralNetwork<float>, TrainingData<float>) SmoothRegression()
+    {
+        var rng = new Random(1);
+        int n = 100, f = 5;
+        var x = new float[n * f];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * 1.7f;
+        var y = Enumerable.Range(0, n).Select(i => (float)Math.Sin(2 * x[f * i]) + x[f * i + 1] * x[f * i + 2]).ToArray();
+        return (NeuralNetwork<float>.Create(f, [16], 1, Activation.Tanh, Activation.Identity, seed: 1), TrainingData<float>.FromDense(x, f, y, 1));
+    }
+
     private static (NeuralNetwork<float>, TrainingData<float>) ExplodingRegression()
     {
         var rng = new Random(1);

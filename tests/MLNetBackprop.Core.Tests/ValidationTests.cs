@@ -113,6 +113,19 @@ public class ValidationTests
         Assert.Throws<ArgumentException>(() => new NeuralNetwork<float>([3, 1], [Activation.Softmax]));
     }
 
+    [Theory]
+    [InlineData(new[] { 2, 46341, 46341, 1 }, 2147719987L)] // 46341² alone exceeds int.MaxValue
+    [InlineData(new[] { 1, 65536, 65536, 1 }, 4295229441L)] // 65536² wraps to 0 in int
+    [InlineData(new[] { 46341, 46341, 1 }, 2147580964L)] // the first bias offset exceeds int.MaxValue
+    public void ANetworkTooLargeForAnArrayIsRejectedByNameWithItsParameterCount(int[] sizes, long parameters)
+    {
+        var acts = Enumerable.Repeat(Activation.Tanh, sizes.Length - 2).Append(Activation.Identity).ToArray();
+        var ex = Assert.Throws<ArgumentException>(() => new NeuralNetwork<float>(sizes, acts));
+        Assert.Equal("layerSizes", ex.ParamName);
+        Assert.Contains($"{parameters} parameters", ex.Message);
+        Assert.Contains(Array.MaxLength.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+    }
+
     [Fact]
     public void EarlyStoppingNeedsAtLeastTwoRows()
     {

@@ -173,6 +173,126 @@ public sealed class ReliabilityTests
             Assert.All(model.Model.GetWeights(l), w => Assert.True(float.IsFinite(w)));
     }
 
+    private static (MLContext Ml, IDataView Data, List<string> Warnings) NormalizedHousing()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.NormalizeMeanVariance("Features").Fit(Datasets.Housing(ml)).Transform(Datasets.Housing(ml));
+        var warnings = new List<string>();
+        ml.Log += (_, m) => { if (m.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) warnings.Add(m.Message); };
+        return (ml, data, warnings);
+    }
+
+    [Fact]
+    public void LearningRateTooLargeForEveryBackoffStopsAsDivergedWithAMeasuredModelAndAWarning()
+    {
+        // α = 1e30 cut by 4 ten times is still ~1e24: every epoch explodes. The model handed back must be one whose loss
+        // was measured (finite, sane predictions on O(1) targets), and the stop reason must say it diverged.
+        var (ml, data, warnings) = NormalizedHousing();
+        var opts = new BackpropTrainerOptions { HiddenLayers = [16], Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e30, Seed = 1 };
+        Assert.True(opts.DivergenceBackoff);
+        var model = ml.Regression.Trainers.Backprop(opts).Fit(data);
+
+        Assert.Equal(StopReason.Diverged, model.History.StopReason);
+        var scores = model.Transform(data).GetColumn<float>("Score").ToArray();
+        Assert.All(scores, s => Assert.True(float.IsFinite(s) && Math.Abs(s) < 1e4, $"score {s}"));
+        var metrics = ml.Regression.Evaluate(model.Transform(data));
+        Assert.True(metrics.RSquared > -10, $"R² = {metrics.RSquared}");
+        Assert.Contains(warnings, m => m.Contains("training diverged even after 10 learning-rate back-off(s)", StringComparison.Ordinal));
+
+        // The new stop reason survives saving and loading (it is stored by name).
+        string folder = Directory.CreateTempSubdirectory("backprop-diverged-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "model.zip");
+            ml.Backprop().SaveModel(model, data.Schema, path);
+            var loaded = new MLContext().Backprop().LoadModel(path, out _);
+            var rebuilt = Assert.IsType<BackpropTransformer>(loaded);
+            Assert.Equal(StopReason.Diverged, rebuilt.History.StopReason);
+            Assert.Equal(model.History.BestEpoch, rebuilt.History.BestEpoch);
+            Assert.Equal(scores, rebuilt.Transform(data).GetColumn<float>("Score").ToArray());
+            (loaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        opts.DivergenceBackoff = false;
+        var e = Assert.Throws<TrainingDivergedException>(() => ml.Regression.Trainers.Backprop(opts).Fit(data));
+        Assert.Contains("learning rate", e.Message);
+    }
+
+    [Fact]
+    public void LearningRateTheBackoffsCanTameTrainsAModelInsteadOfStoppingAtTheFirstRestarts()
+    {
+        // α = 1e3 explodes, but a few cuts by 4 reach a rate that trains. The epochs re-run after each back-off repeat an
+        // already measured loss; they must not count as "no improvement" and stop the run as converged before it trains.
+        var (ml, data, warnings) = NormalizedHousing();
+        var opts = new BackpropTrainerOptions { HiddenLayers = [16], Optimizer = OptimizerKind.GradientDescent, LearningRate = 1e3, Seed = 1 };
+        var model = ml.Regression.Trainers.Backprop(opts).Fit(data);
+
+        var h = model.History;
+        Assert.NotEqual(StopReason.Diverged, h.StopReason);
+        Assert.True(h.Epochs[^1].LearningRate < 1e3);
+        var metrics = ml.Regression.Evaluate(model.Transform(data));
+        Assert.True(metrics.RSquared > 0.3, $"R² = {metrics.RSquared} ({h.StopReason} after {h.Epochs.Count} epochs)");
+        Assert.DoesNotContain(warnings, m => m.Contains("diverged", StringComparison.Ordinal));
+
+        opts.DivergenceBackoff = false;
+        Assert.Throws<TrainingDivergedException>(() => ml.Regression.Trainers.Backprop(opts).Fit(data));
+    }
+
+    private static List<RegressionRow> ScaledLinearRows(double scale, int n = 200)
+    {
+        var rng = new Random(9);
+        return Enumerable.Range(0, n).Select(_ =>
+        {
+            var f = new[] { (float)(rng.NextDouble() * 2 - 1), (float)(rng.NextDouble() * 2 - 1), (float)(rng.NextDouble() * 2 - 1) };
+            return new RegressionRow { Features = f, Label = (float)(scale * (0.6 * f[0] - 0.3 * f[1] + 0.1 * f[2])) };
+        }).ToList();
+    }
+
+    private static BackpropTrainerOptions SmallRegression() => new() { HiddenLayers = [8], MaxEpochs = 50, Seed = 1 };
+
+    [Fact]
+    public void RegressionTargetsTooCloseToFloatsRangeAreRefusedByColumnAndRow()
+    {
+        // Targets of ±3e38 (float's limit is 3.4e38), a step in the first feature. Before this was refused, the model
+        // trained and then 56 of these 200 ordinary rows scored ±∞: output × scale + mean overflows as soon as the
+        // network overshoots a target by 13 %. The first three rows are ordinary (±3e30), so the first refused is row 3.
+        var rng = new Random(9);
+        var rows = Enumerable.Range(0, 200).Select(i =>
+        {
+            var f = new[] { (float)(rng.NextDouble() * 2 - 1), (float)(rng.NextDouble() * 2 - 1), (float)(rng.NextDouble() * 2 - 1) };
+            return new RegressionRow { Features = f, Label = (f[0] > 0 ? 1 : -1) * (i < 3 ? 3e30f : 3e38f) };
+        }).ToList();
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var e = Assert.Throws<InvalidOperationException>(() => ml.Regression.Trainers.Backprop(SmallRegression()).Fit(data));
+        Assert.Contains("Column 'Label' (the label) row 3 is", e.Message);
+        Assert.Contains("3.4E+35", e.Message);
+        Assert.Contains("SkipInvalidRows", e.Message);
+
+        // With SkipInvalidRows such rows are dropped like any other invalid label, and the model scores finitely.
+        var opts = SmallRegression();
+        opts.SkipInvalidRows = true;
+        var tamed = rows.Select((r, i) => new RegressionRow { Features = r.Features, Label = i % 4 == 0 ? r.Label : r.Label / 1e4f }).ToList();
+        var model = ml.Regression.Trainers.Backprop(opts).Fit(ml.Data.LoadFromEnumerable(tamed));
+        Assert.All(model.Transform(data).GetColumn<float>("Score"), s => Assert.True(float.IsFinite(s), $"score {s}"));
+    }
+
+    [Fact]
+    public void LargeButSafeRegressionTargetsStillTrainAndScoreFinitely()
+    {
+        // 1e20 is far inside the bound: standardization makes it an ordinary problem.
+        var ml = new MLContext(1);
+        var data = ml.Data.LoadFromEnumerable(ScaledLinearRows(1e20));
+        var model = ml.Regression.Trainers.Backprop(SmallRegression()).Fit(data);
+        var scored = model.Transform(data);
+        Assert.All(scored.GetColumn<float>("Score"), s => Assert.True(float.IsFinite(s), $"score {s}"));
+        Assert.True(ml.Regression.Evaluate(scored).RSquared > 0.99);
+    }
+
     [Fact]
     public void SixteenThreadsScoringTenThousandRowsGetExactlyTheSingleThreadedResults()
     {
@@ -246,6 +366,37 @@ public sealed class ReliabilityTests
         Assert.Equal(8, h.Epochs.Count);
         Assert.Equal(h.Epochs.Min(e => e.ValidationLoss!.Value), h.Epochs[h.BestEpoch - 1].ValidationLoss);
         Assert.All(ex.PartialModel.Transform(data).GetColumn<float>("Probability"), p => Assert.InRange(p, 0f, 1f));
+    }
+
+    [Fact]
+    public void HiddenLayersTooLargeForAnArrayAreRejectedByNameWithTheParameterCount()
+    {
+        var ml = new MLContext(1);
+        // 46341² > int.MaxValue: even with one feature and one output the network cannot exist, so the trainer refuses
+        // the option itself (before any data is seen), like every other invalid option.
+        var opts = new BackpropTrainerOptions { HiddenLayers = [46341, 46341] };
+        var e = Assert.ThrowsAny<ArgumentException>(() => ml.Regression.Trainers.Backprop(opts));
+        Assert.Equal("HiddenLayers", e.ParamName);
+        Assert.Contains("HiddenLayers = [46341, 46341]", e.Message);
+        Assert.Contains("at least 2147673646 parameters", e.Message);
+
+        // [46341] is fine on its own but not with 46341 features: Fit knows the widths and says so by name too.
+        var rows = Enumerable.Range(0, 2).Select(i => new WideRow { Label = i, Features = new float[46341] }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        opts.HiddenLayers = [46341];
+        var fit = Assert.ThrowsAny<ArgumentException>(() => ml.Regression.Trainers.Backprop(opts).Fit(data));
+        Assert.Equal("HiddenLayers", fit.ParamName);
+        Assert.Contains("HiddenLayers = [46341]", fit.Message);
+        Assert.Contains("46341 features", fit.Message);
+        Assert.Contains("2147580964 parameters", fit.Message);
+    }
+
+    public sealed class WideRow
+    {
+        public float Label { get; set; }
+
+        [VectorType(46341)]
+        public float[] Features { get; set; } = [];
     }
 
     public static TheoryData<string, Action<BackpropTrainerOptions>> BadOptions() => new()
