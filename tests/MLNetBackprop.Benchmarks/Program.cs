@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 using MLNetBackprop.Benchmarks;
+using MLNetBackprop.Benchmarks.Panel;
 using MLNetBackprop.Benchmarks.SideBySide;
 
 // `gemm-quick [repetitions]`: fast Stopwatch table (medians) of GFLOP/s and % of measured FMA peak.
@@ -13,6 +14,8 @@ using MLNetBackprop.Benchmarks.SideBySide;
 //   by side-by-side).
 // `predict-quick`: in-memory scoring speed (one row, batch; zero-skipping on and off) for the W1 and W2 networks.
 // `predict-phases`: where one 784-128-10 row's scoring time goes, phase by phase, and whether a two-core split pays here.
+// `panel [--datasets a,b,c] [--folds 5] [--seed 0] [--out path.md] [--with-mnist]`: issue #14's panel, our default MLP
+//   against ML.NET's SDCA, L-BFGS, FastTree and LightGBM at their defaults on 20 bundled tabular datasets (5-fold CV).
 // `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2; dense and sparse rows).
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--filter *TrainingStep*`).
 if (args.Length > 0 && args[0] == "gemm-quick")
@@ -46,6 +49,10 @@ if (args.Length > 0 && args[0] == "predict-phases")
 {
     PredictPhases.Run();
     return 0;
+}
+if (args.Length > 0 && args[0] == "panel")
+{
+    return PanelRunner.Run(args);
 }
 if (args.Length > 0 && args[0] == "alloc-check")
 {
