@@ -27,6 +27,7 @@ public abstract class Category
     [
         new Categories.FitInputs(),
         new Categories.PredictInputs(),
+        new Categories.ModelFiles(),
     ];
 }
 
