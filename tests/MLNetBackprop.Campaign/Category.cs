@@ -28,6 +28,7 @@ public abstract class Category
         new Categories.FitInputs(),
         new Categories.PredictInputs(),
         new Categories.ModelFiles(),
+        new Categories.KillDuringSave(),
     ];
 }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLNetBackprop.Campaign;
+using MLNetBackprop.Campaign.Categories;
 
 // The standing reliability campaign (issue #13). The parent runs each category in a child process of this same
 // executable (--child name) and counts what the child reports; a child that dies or stops answering is a crash or a
@@ -16,6 +17,7 @@ catch (Exception e) when (e is ArgumentException or FormatException)
     return 2;
 }
 
+if (options.Child == KillDuringSave.SaveLoopName) return KillDuringSave.SaveLoop(options);
 if (options.Child is not null) return ChildHost.Run(options);
 
 var clock = Stopwatch.StartNew();
