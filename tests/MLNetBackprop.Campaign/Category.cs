@@ -29,6 +29,7 @@ public abstract class Category
         new Categories.PredictInputs(),
         new Categories.ModelFiles(),
         new Categories.KillDuringSave(),
+        new Categories.ServingWhileReplaced(),
     ];
 }
 
