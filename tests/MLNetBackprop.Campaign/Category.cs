@@ -30,6 +30,7 @@ public abstract class Category
         new Categories.ModelFiles(),
         new Categories.KillDuringSave(),
         new Categories.ServingWhileReplaced(),
+        new Categories.Cancellation(),
     ];
 }
 
