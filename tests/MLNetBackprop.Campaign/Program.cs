@@ -5,6 +5,12 @@ using MLNetBackprop.Campaign.Categories;
 // The standing reliability campaign (issue #13). The parent runs each category in a child process of this same
 // executable (--child name) and counts what the child reports; a child that dies or stops answering is a crash or a
 // hang of the trial it was running, and a new child goes on from the next trial.
+//
+//     dotnet run -c Release --project tests/MLNetBackprop.Campaign -- [--seed N] [--quick] [--out file.md]
+//         [--only fit,predict,files,kill,serving,cancel] [--timeout seconds] [--verbose] [--keep]
+//
+// Exit code 0 when the library's own paths had no crash, no hang and no silently wrong result, 1 otherwise, 2 for a
+// bad command line.
 CampaignOptions options;
 try
 {

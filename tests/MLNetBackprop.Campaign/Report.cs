@@ -29,7 +29,8 @@ public static class Report
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture,
             $"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, " +
-            $"{RuntimeInformation.FrameworkDescription}; took {elapsed.TotalSeconds:F0} s. Per-trial timeout {options.Timeout.TotalSeconds:F0} s.");
+            $"{RuntimeInformation.FrameworkDescription}; took {elapsed.TotalSeconds:F0} s. " +
+            $"A trial that takes longer than {options.Timeout.TotalSeconds:F0} s is a hang (a model-file load: 10 s; a kill: 120 s; the serving run: its length + 120 s).");
         s.AppendLine();
         int number = 0;
         foreach (var r in results)
