@@ -34,13 +34,16 @@ internal sealed class BackpropPredictionService<TInput, TOutput> : IBackpropPred
     private Timer? _debounce;
     private int _version;
     private bool _disposed;
+    private Task? _abandoned;
 
-    public BackpropPredictionService(MLContext ml, string path, bool reloadOnChange, ILogger? logger)
+    public BackpropPredictionService(MLContext ml, string path, bool reloadOnChange, ILogger? logger, TimeSpan? loadTimeout = null)
     {
+        LoadTimeout = loadTimeout ?? TimeSpan.FromMinutes(2);
         _ml = ml;
         _path = Path.GetFullPath(path);
         _logger = logger;
-        _current = Load();
+        _current = LoadWithin(LoadTimeout);
+        _version = 1;
         if (!reloadOnChange) return;
         _watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!, Path.GetFileName(_path))
         {
@@ -94,6 +97,13 @@ internal sealed class BackpropPredictionService<TInput, TOutput> : IBackpropPred
     }
 
     /// <summary>
+    /// How long a load may take before it is given up. ML.NET's own loader can spin forever on some damaged files
+    /// (a schema entry whose VBuffer codec claims more dimensions than it holds); such a load is abandoned on its thread
+    /// and the current model stays in service.
+    /// </summary>
+    internal TimeSpan LoadTimeout { get; }
+
+    /// <summary>
     /// Loads the model now (also used by the file watcher). Never throws: whatever goes wrong with the file keeps the
     /// current model in service and is logged as a warning.
     /// </summary>
@@ -102,10 +112,16 @@ internal sealed class BackpropPredictionService<TInput, TOutput> : IBackpropPred
         lock (_reloadLock)
         {
             if (_disposed) return false;
+            if (_abandoned is { IsCompleted: false })
+            {
+                _logger?.LogWarning("Not reloading the model {Path}: an earlier load has still not finished after {Timeout}; the previous model (version {Version}) stays in service.",
+                    _path, LoadTimeout, ModelVersion);
+                return false;
+            }
             Generation loaded;
             try
             {
-                loaded = Load();
+                loaded = LoadWithin(LoadTimeout);
             }
             catch (Exception e)
             {
@@ -115,10 +131,29 @@ internal sealed class BackpropPredictionService<TInput, TOutput> : IBackpropPred
             }
             var previous = _current;
             _current = loaded;
+            Interlocked.Increment(ref _version);
             previous.Release(); // the service's own use; disposed once the calls still using it return
             _logger?.LogInformation("Reloaded the model {Path} (version {Version}).", _path, ModelVersion);
             return true;
         }
+    }
+
+    /// <summary>Loads on a worker thread and waits at most <paramref name="timeout"/>; a late result is disposed.</summary>
+    /// <exception cref="TimeoutException">The load did not finish in time (it is abandoned, not stopped).</exception>
+    private Generation LoadWithin(TimeSpan timeout)
+    {
+        var loading = Task.Run(Load);
+        try
+        {
+            if (loading.Wait(timeout)) return loading.Result;
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+        _abandoned = loading;
+        loading.ContinueWith(t => t.Result.Release(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        throw new TimeoutException($"Loading the model file '{_path}' did not finish within {timeout}; the file is probably damaged (ML.NET's loader can spin on some damaged files).");
     }
 
     private static Exception Innermost(Exception e)
@@ -172,7 +207,6 @@ internal sealed class BackpropPredictionService<TInput, TOutput> : IBackpropPred
             generation.Release();
             throw;
         }
-        Interlocked.Increment(ref _version);
         return generation;
     }
 

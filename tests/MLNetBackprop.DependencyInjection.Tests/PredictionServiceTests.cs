@@ -171,6 +171,58 @@ public sealed class PredictionServiceTests : IDisposable
         Assert.Equal(2, service.ModelVersion);
     }
 
+    /// <summary>
+    /// ML.NET's loader spins forever on a schema whose VBuffer codec claims more dimensions than it holds (found by the
+    /// reliability campaign). A reload of such a file is abandoned after the load timeout: the current model stays in
+    /// service, and no second load is started while the first still spins.
+    /// </summary>
+    [Fact]
+    public void AFileOnWhichMLNetsLoaderSpinsIsAbandonedAfterTheTimeoutAndTheCurrentModelStays()
+    {
+        var (ml, data, rows) = Housing();
+        string path = Path.Combine(_dir, "model.zip");
+        var model = ml.Transforms.NormalizeMeanVariance("Features").Append(ml.Regression.Trainers.Backprop(hiddenLayers: [4], maxEpochs: 5)).Fit(data);
+        ml.Model.Save(model, data.Schema, path); // no manifest: the file reaches ML.NET's loader as it is
+        var good = File.ReadAllBytes(path);
+        var log = new ListLogger();
+        using var service = new BackpropPredictionService<House, Price>(new MLContext(3), path, reloadOnChange: false, log, TimeSpan.FromSeconds(2));
+        float before = service.Predict(rows[0]).Score;
+
+        File.WriteAllBytes(path, SchemaClaimingDimensions(good, 1000));
+        Assert.False(service.TryReload());
+        Assert.False(service.TryReload());
+        Assert.Equal(1, service.ModelVersion);
+        Assert.Equal(before, service.Predict(rows[0]).Score);
+        Assert.Contains(log.Warnings, w => w.Contains("did not finish within", StringComparison.Ordinal));
+        Assert.Contains(log.Warnings, w => w.Contains("has still not finished", StringComparison.Ordinal));
+    }
+
+    /// <summary>The archive with the first VBuffer-of-Single codec in its Schema entry claiming <paramref name="dimensions"/>.</summary>
+    private static byte[] SchemaClaimingDimensions(byte[] archive, int dimensions)
+    {
+        using var buffer = new MemoryStream();
+        buffer.Write(archive);
+        using (var zip = new ZipArchive(buffer, ZipArchiveMode.Update, leaveOpen: true))
+        {
+            var entry = zip.Entries.First(e => e.FullName == "Schema");
+            byte[] content;
+            using (var s = entry.Open())
+            using (var m = new MemoryStream())
+            {
+                s.CopyTo(m);
+                content = m.ToArray();
+            }
+            byte[] pattern = [.. "VBuffer"u8, 0x10, 0x06, .. "Single"u8, 0x00];
+            int at = content.AsSpan().IndexOf(pattern);
+            Assert.True(at >= 0, "the Schema entry has no VBuffer codec of Single");
+            BitConverter.TryWriteBytes(content.AsSpan(at + pattern.Length), dimensions);
+            entry.Delete();
+            using var w = zip.CreateEntry("Schema").Open();
+            w.Write(content);
+        }
+        return buffer.ToArray();
+    }
+
     /// <summary>The archive with one byte changed in the first entry whose name matches (a valid zip, different content).</summary>
     private static byte[] ChangeEntry(byte[] archive, Func<string, bool> which)
     {
