@@ -281,7 +281,7 @@ public static class NetworkTrainer
             if (!double.IsFinite(solver.F))
             {
                 lastGood.CopyTo(_net.Parameters);
-                throw new TrainingDivergedException(1, double.NaN, $"the initial cost J is {solver.F}");
+                throw new TrainingDivergedException(1, double.NaN, DescribeInitialCost(solver.F));
             }
             int budget = _o.MaxGradientEvaluations ?? int.MaxValue;
             for (int epoch = 1; epoch <= _o.MaxEpochs; epoch++)
@@ -305,6 +305,22 @@ public static class NetworkTrainer
                 }
                 if (EndEpoch(epoch, solver.F, double.NaN)) return;
             }
+        }
+
+        /// <summary>
+        /// Why the cost at the initial weights is unusable, split into its two parts so the message names the cause:
+        /// the data loss (features or targets too large) or the weight penalty (a regularization strength too large).
+        /// </summary>
+        private string DescribeInitialCost(double cost)
+        {
+            var ws = new NetworkWorkspace<T>(_net, Math.Min(_train.Count, 1024));
+            double data = Backpropagation.DataLoss(_net, _train, _o.Loss, _threads, ws);
+            double penalty = Backpropagation.Penalty(_net, _reg);
+            string parts = $"the initial cost J is {cost} (data loss {data:G4}, weight penalty {penalty:G4})";
+            if (!double.IsFinite(penalty) || penalty > MaxCost)
+                return parts + $": the weight penalty overflows; L2Regularization = {_o.L2Regularization:G4} and L1Regularization = {_o.L1Regularization:G4} " +
+                    "are far too large (typical values are 1e-5 to 1)";
+            return parts + ": the data loss overflows; the features or the targets are too large";
         }
 
         private void CopyToNetwork(double[] x)

@@ -22,6 +22,6 @@ public sealed class TrainingDivergedException : Exception
 
     private static string BuildMessage(int epoch, double lr, string what) =>
         double.IsNaN(lr)
-            ? $"Training diverged in epoch {epoch}: {what}. Scale the features (e.g. normalize them) or increase the regularization."
+            ? $"Training diverged in epoch {epoch}: {what}. Scale the features (e.g. normalize them) and the targets, or set the regularization to a usual value."
             : $"Training diverged in epoch {epoch}: {what}. The learning rate {lr:G4} is probably too large; try {lr / 10:G4} or less, normalize the features, or enable DivergenceBackoff.";
 }

@@ -295,6 +295,20 @@ public class TrainingBehaviourTests
         return (NeuralNetwork<float>.Create(f, [16], 1, Activation.Tanh, Activation.Identity, seed: 1), TrainingData<float>.FromDense(x, f, y, 1));
     }
 
+    [Fact]
+    public void AnOverflowingWeightPenaltyIsNamedAsTheRegularizationNotTheFeatures()
+    {
+        // λ = 1e30: (λ/2)ΣW² is past 1e30 at the initial weights, so L-BFGS cannot start. The message must point at the
+        // regularization option, not at the features as it once did.
+        var (net, data) = ExplodingRegression();
+        var ex = Assert.Throws<TrainingDivergedException>(() => NetworkTrainer.Train(net, data, new TrainingOptions
+        {
+            Optimizer = OptimizerKind.Lbfgs, L2Regularization = 1e30, MaxEpochs = 5, NumberOfThreads = 1,
+        }));
+        Assert.Contains("weight penalty overflows", ex.Message);
+        Assert.Contains("L2Regularization = 1E+30", ex.Message);
+    }
+
     private static (NeuralNetwork<float>, TrainingData<float>) ExplodingRegression()
     {
         var rng = new Random(1);
