@@ -120,13 +120,12 @@ public static class NetworkTrainer
                 bestEpoch = _bestEpoch;
             }
             else if (stop == StopReason.Diverged)
-                bestEpoch = _lastGoodEpoch;
+                bestEpoch = RestoreMeasuredWeights();
             else if (_o.Optimizer != OptimizerKind.Lbfgs && FinalWeightsDiverged() is { } failure)
             {
                 // The last step's weights were never evaluated: each epoch measures J before its steps. They blew up,
                 // so return the weights with the lowest measured loss instead (L-BFGS ends on a point it evaluated).
-                _lastGood.CopyTo(_net.Parameters);
-                bestEpoch = _lastGoodEpoch;
+                bestEpoch = RestoreMeasuredWeights();
                 if (stop != StopReason.Canceled)
                 {
                     double lr = _history.Count > 0 ? _history[^1].LearningRate : CurrentRate(1);
@@ -146,10 +145,44 @@ public static class NetworkTrainer
         private string? FinalWeightsDiverged()
         {
             if (!_net.IsFinite()) return "a weight became non-finite";
-            var ws = new NetworkWorkspace<T>(_net, Math.Min(_train.Count, 1024));
-            double j = Backpropagation.DataLoss(_net, _train, _o.Loss, _threads, ws) + Backpropagation.Penalty(_net, _reg);
+            double j = FullCost();
             if (!double.IsFinite(j)) return $"the cost J at the final weights is {j}";
-            return Exploded(j) ? $"the cost J at the final weights exploded from {_referenceLoss:G4} to {j:G4}" : null;
+            if (Exploded(j)) return $"the cost J at the final weights exploded from {_referenceLoss:G4} to {j:G4}";
+            // Finite and below the explosion factor, but more than twice the untrained network's: the steps made the
+            // model worse, not better (seen with α = 1e3: J 0.69 → 18), which no trained model should be returned as.
+            return j > WorseThanInitialFactor * _initialCost && _initialCost > 0
+                ? $"the cost J at the final weights, {j:G4}, is more than {WorseThanInitialFactor} times the initial weights' {_initialCost:G4}"
+                : null;
+        }
+
+        /// <summary>
+        /// Puts back the start-of-epoch weights with the lowest epoch loss; returns their epoch. With mini-batches that
+        /// loss was averaged over changing weights, so it is checked on the whole training set: if those weights are no
+        /// good either, the initial weights (measured before the first step) are put back and 0 is returned.
+        /// </summary>
+        private int RestoreMeasuredWeights()
+        {
+            _lastGood.CopyTo(_net.Parameters);
+            if (_initial is null || double.IsNaN(_initialCost)) return _lastGoodEpoch;
+            double j = _net.IsFinite() ? FullCost() : double.NaN;
+            if (double.IsFinite(j) && !(j > WorseThanInitialFactor * _initialCost && _initialCost > 0)) return _lastGoodEpoch;
+            _initial.CopyTo(_net.Parameters);
+            return 0;
+        }
+
+        /// <summary>The weights training started from (first-order optimizers).</summary>
+        private T[]? _initial;
+
+        /// <summary>A final cost this many times the initial weights' counts as divergence.</summary>
+        private const double WorseThanInitialFactor = 2;
+
+        /// <summary>J over the whole training set at the initial weights (first-order optimizers).</summary>
+        private double _initialCost = double.NaN;
+
+        private double FullCost()
+        {
+            var ws = new NetworkWorkspace<T>(_net, Math.Min(_train.Count, 1024));
+            return Backpropagation.DataLoss(_net, _train, _o.Loss, _threads, ws) + Backpropagation.Penalty(_net, _reg);
         }
 
         /// <summary>A finite cost that still counts as divergence: 10⁴ times the first one, or past 10³⁰.</summary>
@@ -189,6 +222,8 @@ public static class NetworkTrainer
             var order = Enumerable.Range(0, m).ToArray();
             var rng = new Random(_o.Seed);
             var batch = fullBatch ? MiniBatch<T>.Whole(_train) : new MiniBatch<T>();
+            _initialCost = FullCost(); // what the final weights are checked against (one forward pass)
+            _initial = _net.Parameters.ToArray();
 
             for (int epoch = 1; epoch <= _o.MaxEpochs; epoch++)
             {

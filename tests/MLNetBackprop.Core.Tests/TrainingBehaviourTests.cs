@@ -295,6 +295,34 @@ public class TrainingBehaviourTests
         return (NeuralNetwork<float>.Create(f, [16], 1, Activation.Tanh, Activation.Identity, seed: 1), TrainingData<float>.FromDense(x, f, y, 1));
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.GradientDescent)]
+    [InlineData(OptimizerKind.Sgd)]
+    public void AModelThatEndsFarWorseThanItsInitialWeightsIsNotReturnedAsTrained(OptimizerKind optimizer)
+    {
+        // α = 1e3 on a softmax classifier: the loss rises from ln 2 to tens without ever passing the 1e4 explosion factor,
+        // and the run used to end as Converged with those weights (the reliability campaign's case).
+        var data = Moons(1);
+        var net = NeuralNetwork<float>.Create(2, [16], 2, Activation.Tanh, Activation.Softmax, seed: 5);
+        var initial = net.Parameters.ToArray();
+        var opts = new TrainingOptions
+        {
+            Optimizer = optimizer, Loss = LossFunction.CrossEntropy, LearningRate = 1e3, BatchSize = optimizer == OptimizerKind.Sgd ? 16 : null,
+            MaxEpochs = 30, NumberOfThreads = 1, DivergenceBackoff = true, Seed = 2,
+        };
+        double initialCost = Backpropagation.Cost(net, data, LossFunction.CrossEntropy, new Regularization(opts.L2Regularization), 1);
+        var result = NetworkTrainer.Train(net, data, opts);
+        double finalCost = Backpropagation.Cost(net, data, LossFunction.CrossEntropy, new Regularization(opts.L2Regularization), 1);
+        Assert.True(result.History.StopReason == StopReason.Diverged || finalCost <= 2 * initialCost,
+            $"{result.History.StopReason}: J {initialCost:G4} → {finalCost:G4}");
+        Assert.True(finalCost <= 2 * initialCost, $"J {initialCost:G4} → {finalCost:G4}");
+
+        initial.CopyTo(net.Parameters);
+        opts.DivergenceBackoff = false;
+        var ex = Record.Exception(() => NetworkTrainer.Train(net, data, opts));
+        Assert.IsType<TrainingDivergedException>(ex);
+    }
+
     [Fact]
     public void AnOverflowingWeightPenaltyIsNamedAsTheRegularizationNotTheFeatures()
     {
