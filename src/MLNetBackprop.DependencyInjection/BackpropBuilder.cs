@@ -46,14 +46,21 @@ public sealed class BackpropBuilder
     /// loaded at start throws (<see cref="FileNotFoundException"/>, <see cref="InvalidDataException"/>); on reload it
     /// keeps the current model in service and logs the reason. The service is a singleton; resolve it by its interface.
     /// </summary>
-    public BackpropBuilder AddPredictionService<TInput, TOutput>(string modelPath, bool reloadOnChange = false)
+    /// <param name="modelPath">The saved model.</param>
+    /// <param name="reloadOnChange">Reload the model when the file changes.</param>
+    /// <param name="loadTimeout">How long one load may take (default 2 minutes). ML.NET's loader can spin forever on
+    /// some damaged files; such a load is abandoned on its worker thread: at start the service then throws
+    /// <see cref="TimeoutException"/>, on reload it keeps the current model and logs a warning.</param>
+    public BackpropBuilder AddPredictionService<TInput, TOutput>(string modelPath, bool reloadOnChange = false, TimeSpan? loadTimeout = null)
         where TInput : class
         where TOutput : class, new()
     {
         ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        if (loadTimeout is { } t && t <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(loadTimeout), t, "The load timeout must be positive.");
         Services.TryAddSingleton<IBackpropPredictionService<TInput, TOutput>>(sp =>
             new BackpropPredictionService<TInput, TOutput>(sp.GetRequiredService<MLContext>(), modelPath, reloadOnChange,
-                sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()?.CreateLogger("MLNetBackprop.PredictionService")));
+                sp.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()?.CreateLogger("MLNetBackprop.PredictionService"), loadTimeout));
         return this;
     }
 }

@@ -79,7 +79,7 @@ public sealed class ModelCase
         where TOut : class, new()
     {
         var services = new ServiceCollection();
-        services.AddBackprop().WithMLContextSeed(0).AddPredictionService<TIn, TOut>(path);
+        services.AddBackprop().WithMLContextSeed(0).AddPredictionService<TIn, TOut>(path, loadTimeout: TimeSpan.FromSeconds(5));
         using var provider = services.BuildServiceProvider();
         var service = provider.GetRequiredService<IBackpropPredictionService<TIn, TOut>>();
         return rows.Select(r => flatten(service.Predict(r))).ToList();

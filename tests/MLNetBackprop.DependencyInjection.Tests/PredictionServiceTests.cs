@@ -273,6 +273,17 @@ public sealed class PredictionServiceTests : IDisposable
         Assert.Contains(path, e.Message);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void ANonPositiveLoadTimeoutIsRefusedByItsName(int seconds)
+    {
+        var services = new ServiceCollection();
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            services.AddBackprop().AddPredictionService<House, Price>(Path.Combine(_dir, "m.zip"), loadTimeout: TimeSpan.FromSeconds(seconds)));
+        Assert.Equal("loadTimeout", e.ParamName);
+    }
+
     private static async Task WaitFor(Func<bool> condition)
     {
         for (int i = 0; i < 100 && !condition(); i++) await Task.Delay(100);

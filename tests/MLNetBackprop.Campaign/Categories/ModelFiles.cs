@@ -25,7 +25,7 @@ public sealed class ModelFiles : Category
     private static readonly string[] Kinds = ["truncated", "byte flip", "bit flip", "crafted"];
     private static readonly string[] Paths = [LoadPath, LoadStream, Service, MLNetLoad];
 
-    private static readonly Type[] Documented = [typeof(InvalidDataException), typeof(FileNotFoundException)];
+    private static readonly Type[] Documented = [typeof(InvalidDataException), typeof(FileNotFoundException), typeof(TimeoutException)]; // TimeoutException: the DI service's load timeout
 
     /// <summary>A load and scoring of a model file of a few KB takes well under a second (about 50 ms); 10 s is a hang.</summary>
     private static readonly TimeSpan LoadTimeout = TimeSpan.FromSeconds(10);
