@@ -11,7 +11,7 @@ namespace MLNetBackprop.DependencyInjection;
 /// cannot be loaded (half written, truncated, corrupt, crafted) leaves the current model in service and is logged.
 /// </summary>
 /// <remarks>
-/// <para>The model is loaded with <see cref="BackpropCatalog.LoadModel(Stream, out Microsoft.ML.DataViewSchema)"/>: the file
+/// <para>The model is loaded with <see cref="BackpropCatalog.LoadModel(Stream, out Microsoft.ML.DataViewSchema, TimeSpan?)"/>: the file
 /// is verified (the whole-file checksum of <see cref="BackpropCatalog.SaveModel"/>, the network's SHA-256) and scored by
 /// the library's own transformer, bit for bit as before saving. A file without a backpropagation network is loaded
 /// with ML.NET's <c>Model.Load</c>, unverified, as Microsoft.Extensions.ML would.</para>
@@ -196,7 +196,7 @@ internal sealed class BackpropPredictionService<TInput, TOutput> : IBackpropPred
         using (var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read))
             bytes = BackpropModelLoader.ReadAll(stream, source);
         // Verified and scored by our own transformer; a file with no network of ours is loaded as ML.NET loads it.
-        var model = BackpropModelLoader.Load(_ml, bytes, source, requireNetwork: false, out _);
+        var model = BackpropModelLoader.Load(_ml, bytes, source, requireNetwork: false, Timeout.InfiniteTimeSpan, out _);
         var generation = new Generation(_ml, model);
         try
         {

@@ -56,27 +56,41 @@ public sealed class BackpropCatalog
     /// </remarks>
     /// <param name="filePath">The model file.</param>
     /// <param name="inputSchema">The input schema the model was saved with.</param>
+    /// <param name="timeout">How long ML.NET's parsing of the pipeline may take; default 2 minutes. ML.NET's loader spins
+    /// forever on some damaged files that pass every check of ours (a schema entry whose codec claims more values than it
+    /// holds); such a load is abandoned on its own thread and <see cref="TimeoutException"/> is thrown.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> loads on the calling thread with no limit.</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="TimeoutException">ML.NET's loader did not finish within <paramref name="timeout"/>.</exception>
     /// <exception cref="InvalidDataException">The file is not an ML.NET model, is corrupt, truncated or changed after
     /// saving, over the inflate budget, or holds no backpropagation network; the message names the file and the
     /// problem.</exception>
-    public ITransformer LoadModel(string filePath, out DataViewSchema inputSchema)
+    public ITransformer LoadModel(string filePath, out DataViewSchema inputSchema, TimeSpan? timeout = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);
+        var limit = CheckTimeout(timeout);
         using var stream = File.OpenRead(filePath);
-        return Persistence.BackpropModelLoader.Load(Context, stream, $"Model file '{filePath}'", out inputSchema);
+        return Persistence.BackpropModelLoader.Load(Context, stream, $"Model file '{filePath}'", limit, out inputSchema);
     }
 
-    /// <summary>As <see cref="LoadModel(string, out DataViewSchema)"/>, from a stream (read to its end, left open).</summary>
-    public ITransformer LoadModel(Stream stream, out DataViewSchema inputSchema)
+    /// <summary>As <see cref="LoadModel(string, out DataViewSchema, TimeSpan?)"/>, from a stream (read to its end, left open).</summary>
+    public ITransformer LoadModel(Stream stream, out DataViewSchema inputSchema, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        return Persistence.BackpropModelLoader.Load(Context, stream, "Model stream", out inputSchema);
+        return Persistence.BackpropModelLoader.Load(Context, stream, "Model stream", CheckTimeout(timeout), out inputSchema);
+    }
+
+    private static TimeSpan CheckTimeout(TimeSpan? timeout)
+    {
+        var t = timeout ?? Persistence.BackpropModelLoader.DefaultTimeout;
+        if (t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+            throw new ArgumentOutOfRangeException(nameof(timeout), t, "The load timeout must be positive (or Timeout.InfiniteTimeSpan for none).");
+        return t;
     }
 
     /// <summary>
     /// Saves <paramref name="model"/> like <c>mlContext.Model.Save</c>, with a manifest of the whole archive (every entry's
-    /// length and SHA-256) that <see cref="LoadModel(string, out DataViewSchema)"/> checks, and atomically: the zip is
+    /// length and SHA-256) that <see cref="LoadModel(string, out DataViewSchema, TimeSpan?)"/> checks, and atomically: the zip is
     /// written to a temporary file in the target's folder, flushed to disk and moved over <paramref name="filePath"/>
     /// only when complete, so a failed save leaves any existing file untouched and no partial file behind. Temporary
     /// files that an earlier save left when its process was killed are removed (those no live save holds open).

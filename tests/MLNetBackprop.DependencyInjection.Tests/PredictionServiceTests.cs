@@ -197,6 +197,25 @@ public sealed class PredictionServiceTests : IDisposable
         Assert.Contains(log.Warnings, w => w.Contains("has still not finished", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The same file through LoadModel directly: it gives up after its timeout with an error naming the file instead of
+    /// hanging its caller (the spinning load is abandoned: .NET cannot stop a thread; it lives in this short test process).
+    /// </summary>
+    [Fact]
+    public void LoadModelGivesUpOnAFileOnWhichMLNetsLoaderSpins()
+    {
+        var (ml, data, _) = Housing();
+        string path = Path.Combine(_dir, "model.zip");
+        var model = ml.Transforms.NormalizeMeanVariance("Features").Append(ml.Regression.Trainers.Backprop(hiddenLayers: [4], maxEpochs: 5)).Fit(data);
+        ml.Model.Save(model, data.Schema, path);
+        Assert.NotNull(new MLContext().Backprop().LoadModel(path, out _, TimeSpan.FromSeconds(30)));
+        File.WriteAllBytes(path, SchemaClaimingDimensions(File.ReadAllBytes(path), 1000));
+        var e = Assert.Throws<TimeoutException>(() => new MLContext().Backprop().LoadModel(path, out _, TimeSpan.FromSeconds(1)));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("did not finish within 1 s", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().Backprop().LoadModel(path, out _, TimeSpan.Zero));
+    }
+
     /// <summary>The archive with the first VBuffer-of-Single codec in its Schema entry claiming <paramref name="dimensions"/>.</summary>
     private static byte[] SchemaClaimingDimensions(byte[] archive, int dimensions)
     {

@@ -19,8 +19,43 @@ internal static class BackpropModelLoader
     private const string OnnxEntryName = "OnnxModel";
 
     /// <summary>Loads a model that must hold at least one of the library's networks (the public LoadModel).</summary>
-    public static ITransformer Load(MLContext ml, Stream stream, string source, out DataViewSchema inputSchema) =>
-        Load(ml, ReadAll(stream, source), source, requireNetwork: true, out inputSchema);
+    public static ITransformer Load(MLContext ml, Stream stream, string source, TimeSpan timeout, out DataViewSchema inputSchema) =>
+        Load(ml, ReadAll(stream, source), source, requireNetwork: true, timeout, out inputSchema);
+
+    /// <summary>How long ML.NET's part of a load may take by default (LoadModel and the DI prediction service).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// ML.NET's Model.Load, bounded in time: ML.NET's loader spins forever on some damaged files (a schema whose VBuffer
+    /// codec claims more values than it holds), and no check of ours can see every such case, since those entries are
+    /// ML.NET's to parse. A load past the timeout is abandoned on its own thread (it cannot be stopped); if it ever
+    /// finishes, its model is disposed.
+    /// </summary>
+    private static (ITransformer Model, DataViewSchema Schema) LoadWithin(MLContext ml, byte[] bytes, string source, TimeSpan timeout)
+    {
+        (ITransformer, DataViewSchema) Run()
+        {
+            var model = ml.Model.Load(new MemoryStream(bytes, writable: false), out var schema);
+            return (model, schema);
+        }
+        if (timeout == Timeout.InfiniteTimeSpan) return Run();
+        var loading = Task.Factory.StartNew(Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        bool finished;
+        try
+        {
+            finished = loading.Wait(timeout);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
+        if (finished) return loading.Result;
+        loading.ContinueWith(t => (t.Result.Item1 as IDisposable)?.Dispose(), CancellationToken.None,
+            TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        throw new TimeoutException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{source}: ML.NET's loader did not finish within {timeout.TotalSeconds:G4} s (a model of a few MB loads in well under a second); the file is probably damaged. The load was abandoned."));
+    }
 
     /// <summary>Reads a model file or stream to its end.</summary>
     /// <exception cref="InvalidDataException">It could not be read or is empty.</exception>
@@ -49,8 +84,10 @@ internal static class BackpropModelLoader
     /// by the rebuilt <see cref="BackpropTransformer"/>.
     /// </summary>
     /// <param name="requireNetwork">Throw when the model holds no network of ours (false: load it as ML.NET would).</param>
+    /// <param name="timeout">How long ML.NET's parsing may take (it runs on a thread of its own; infinite: on this thread).</param>
     /// <exception cref="InvalidDataException">Anything wrong with the file; the message starts with <paramref name="source"/>.</exception>
-    internal static ITransformer Load(MLContext ml, byte[] bytes, string source, bool requireNetwork, out DataViewSchema inputSchema)
+    /// <exception cref="TimeoutException">ML.NET's parsing did not finish within <paramref name="timeout"/>; it is abandoned.</exception>
+    internal static ITransformer Load(MLContext ml, byte[] bytes, string source, bool requireNetwork, TimeSpan timeout, out DataViewSchema inputSchema)
     {
         if (bytes.Length == 0) throw new InvalidDataException($"{source}: the file is empty; expected an ML.NET model (a zip archive).");
         var archive = ModelArchive.Read(bytes, source);
@@ -66,9 +103,9 @@ internal static class BackpropModelLoader
         ITransformer loaded;
         try
         {
-            loaded = ml.Model.Load(new MemoryStream(bytes, writable: false), out inputSchema);
+            (loaded, inputSchema) = LoadWithin(ml, bytes, source, timeout);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not (OutOfMemoryException or TimeoutException))
         {
             var inner = e;
             while (inner is System.Reflection.TargetInvocationException { InnerException: { } next }) inner = next;

@@ -148,11 +148,11 @@ public sealed class ModelFiles : Category
             if (stream)
             {
                 using var s = File.OpenRead(file);
-                model = ml.Backprop().LoadModel(s, out _);
+                model = ml.Backprop().LoadModel(s, out _, timeout: TimeSpan.FromSeconds(5));
             }
             else
             {
-                model = ml.Backprop().LoadModel(file, out _);
+                model = ml.Backprop().LoadModel(file, out _, timeout: TimeSpan.FromSeconds(5));
             }
         }
         catch (Exception e)
