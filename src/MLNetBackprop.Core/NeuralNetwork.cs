@@ -143,6 +143,67 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
         }
     }
 
+    /// <summary>
+    /// One network that computes the mean of the members' output pre-activations z^(n_l), so after the output activation
+    /// it is their average for identity outputs and their averaged logits for sigmoid and softmax outputs. The members
+    /// must have the same input and output sizes and activations; their hidden layers are laid side by side (the first
+    /// layer's weights stacked, deeper hidden layers block-diagonal, the output layer's weights divided by the member
+    /// count and its biases averaged), so the result has the sum of the members' hidden widths.
+    /// </summary>
+    /// <exception cref="ArgumentException">No members, or members of different depths, activations, input or output sizes.</exception>
+    public static NeuralNetwork<T> Average(IReadOnlyList<NeuralNetwork<T>> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        if (members.Count == 0) throw new ArgumentException("Averaging needs at least one network.", nameof(members));
+        var first = members[0];
+        int layers = first.WeightLayerCount;
+        foreach (var m in members)
+            if (m.WeightLayerCount != layers || m.InputSize != first.InputSize || m.OutputSize != first.OutputSize
+                || !m.Activations.SequenceEqual(first.Activations))
+                throw new ArgumentException("The networks to average must have the same depth, activations, input and output sizes.", nameof(members));
+        if (members.Count == 1) return first.Clone();
+
+        var sizes = new int[layers + 1];
+        sizes[0] = first.InputSize;
+        sizes[layers] = first.OutputSize;
+        for (int l = 1; l < layers; l++) sizes[l] = members.Sum(m => m.LayerSizes[l]);
+        var result = new NeuralNetwork<T>(sizes, first.Activations.ToArray());
+        T share = T.One / T.CreateTruncating(members.Count);
+        int[] rowOffset = new int[layers + 1]; // where member m's units start in each layer (inputs and outputs are shared)
+        foreach (var m in members)
+        {
+            for (int l = 0; l < layers; l++)
+            {
+                int nIn = m.LayerSizes[l], nOut = m.LayerSizes[l + 1];
+                int bigIn = sizes[l];
+                bool output = l == layers - 1;
+                int inStart = l == 0 ? 0 : rowOffset[l];
+                int outStart = output ? 0 : rowOffset[l + 1];
+                var w = m.Weights(l);
+                var bw = result.Weights(l);
+                var b = m.Biases(l);
+                var bb = result.Biases(l);
+                for (int j = 0; j < nOut; j++)
+                {
+                    var src = w.Slice(j * nIn, nIn);
+                    var dst = bw.Slice((outStart + j) * bigIn + inStart, nIn);
+                    if (output)
+                    {
+                        for (int i = 0; i < nIn; i++) dst[i] += src[i] * share;
+                        bb[j] += b[j] * share;
+                    }
+                    else
+                    {
+                        src.CopyTo(dst);
+                        bb[outStart + j] = b[j];
+                    }
+                }
+            }
+            for (int l = 1; l < layers; l++) rowOffset[l] += m.LayerSizes[l];
+        }
+        return result;
+    }
+
     /// <summary>A deep copy.</summary>
     public NeuralNetwork<T> Clone()
     {
