@@ -29,6 +29,12 @@ public sealed class TrainingHistory
     /// <summary>Why training ended.</summary>
     public StopReason StopReason { get; }
 
+    /// <summary>
+    /// When λ was chosen by <see cref="WeightDecaySearch"/>: every candidate's cross-validated loss and the choice (the
+    /// epochs above are then those of the first fold's network). Null otherwise.
+    /// </summary>
+    public WeightDecaySelection? WeightDecaySelection { get; init; }
+
     /// <summary>The training loss per epoch.</summary>
     public IReadOnlyList<double> TrainingLoss => Epochs.Select(e => e.TrainingLoss).ToArray();
 }
