@@ -143,15 +143,37 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {trainingData.Count} training rows ({(train.IsSparse ? "sparse" : "dense")}), " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
 
+        bool searchL2 = o.L2Regularization is null && validationSet is null && o.Optimizer == OptimizerKind.Lbfgs
+            && trainingData.Count <= o.WeightDecaySearchMaxRows
+            && trainingData.Count >= 2 * o.WeightDecayFolds && (long)trainingData.Count * network.ParameterCount <= SearchMaxWork;
+        if (o.L2Regularization is null && !searchL2)
+        {
+            string why = validationSet is not null ? "a validation set was given"
+                : o.Optimizer != OptimizerKind.Lbfgs ? FormattableString.Invariant($"the optimizer is {o.Optimizer} (the search runs with L-BFGS, which converges; the others stop early on held-out rows)")
+                : trainingData.Count > o.WeightDecaySearchMaxRows ? FormattableString.Invariant($"{trainingData.Count} training rows are more than WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows}")
+                : trainingData.Count < 2 * o.WeightDecayFolds ? FormattableString.Invariant($"{trainingData.Count} training rows are too few for {o.WeightDecayFolds} folds")
+                : FormattableString.Invariant($"{trainingData.Count} rows × {network.ParameterCount} parameters is more work than the search's limit ({SearchMaxWork:G3})");
+            ch.Info(MessageSensitivity.None, FormattableString.Invariant($"Backprop: weight decay λ = {FixedL2:G3}, not searched: {why}."));
+        }
         TrainingResult<float> result;
         try
         {
-            result = NetworkTrainer.Train(network, trainingData, coreOptions, validationSet, cts.Token);
+            result = searchL2
+                ? WeightDecaySearch.Run(network, trainingData, coreOptions, SearchOptions(o), cts.Token)
+                : NetworkTrainer.Train(network, trainingData, coreOptions, validationSet, cts.Token);
         }
         catch (TrainingCanceledException<float> canceled)
         {
             ch.Info(MessageSensitivity.None, $"Backprop: canceled after {canceled.PartialResult.History.Epochs.Count} epochs.");
             throw new BackpropCanceledException(Wrap(canceled.PartialResult), canceled.CancellationToken);
+        }
+        if (result.History.WeightDecaySelection is { } sel)
+        {
+            string tried = string.Join(", ", sel.Candidates.Select(c => string.Create(CultureInfo.InvariantCulture,
+                $"λ {c.L2Regularization:G3}: {c.ValidationLoss:G4} ± {c.StandardError:G2}")));
+            string model = sel.AveragedFoldModels ? $"the model averages the {sel.Folds} fold networks" : "the model is refit on all rows";
+            ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+                $"Backprop: weight decay chosen by {sel.Folds}-fold cross-validation: λ = {sel.ChosenL2Regularization:G3} (held-out loss {tried}); {model}."));
         }
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
             $"Backprop: stopped after {result.History.Epochs.Count} epochs ({result.History.StopReason}); the model holds epoch {result.History.BestEpoch}."));
@@ -258,6 +280,18 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (o.OutputActivation is { } oa && !Enum.IsDefined(oa))
             throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation.");
         if (o.LbfgsMaxRows < 0) throw new ArgumentOutOfRangeException(nameof(o.LbfgsMaxRows), o.LbfgsMaxRows, $"The option LbfgsMaxRows = {o.LbfgsMaxRows} must be non-negative.");
+        if (o.WeightDecaySearchMaxRows < 0)
+            throw new ArgumentOutOfRangeException(nameof(o.WeightDecaySearchMaxRows), o.WeightDecaySearchMaxRows, $"The option WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows} must be non-negative.");
+        try
+        {
+            SearchOptions(o).Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            string name = e.ParamName == nameof(WeightDecaySearchOptions.Folds) ? nameof(o.WeightDecayFolds) : nameof(o.WeightDecayCandidates);
+            throw new ArgumentOutOfRangeException(name, e.ActualValue,
+                e.Message.Split(" (Parameter")[0].Replace("The option Folds", "The option WeightDecayFolds").Replace("The candidate", "The option WeightDecayCandidates holds"));
+        }
         if (string.IsNullOrEmpty(o.LabelColumnName)) throw new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName));
         if (string.IsNullOrEmpty(o.FeatureColumnName)) throw new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName));
         ToCoreOptions(o, 1000, o.Loss ?? LossFunction.SquaredError, null).Validate();
@@ -271,6 +305,22 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         return count;
     }
 
+    /// <summary>λ when <see cref="BackpropTrainerOptions.L2Regularization"/> is null and no search runs.</summary>
+    internal const double FixedL2 = 1e-3;
+
+    /// <summary>
+    /// Largest rows × parameters on which the automatic λ is searched: about one second of L-BFGS per fit on two cores, so
+    /// the search's dozen fits stay a few seconds (every small panel set is under 10⁷; 2,000 MNIST rows are 2·10⁸).
+    /// </summary>
+    internal const long SearchMaxWork = 25_000_000;
+
+    private static WeightDecaySearchOptions SearchOptions(BackpropTrainerOptions o) => new()
+    {
+        Candidates = o.WeightDecayCandidates,
+        Folds = o.WeightDecayFolds,
+        AverageFoldModels = o.AverageFoldModels,
+    };
+
     private static TrainingOptions ToCoreOptions(BackpropTrainerOptions o, int rows, LossFunction loss, IChannel? ch)
     {
         int? batch = o.BatchSize;
@@ -280,7 +330,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         return new TrainingOptions
         {
             Loss = loss,
-            L2Regularization = o.L2Regularization,
+            L2Regularization = o.L2Regularization ?? FixedL2,
             L1Regularization = o.L1Regularization,
             Optimizer = o.Optimizer ?? OptimizerKind.Adam,
             LearningRate = o.LearningRate,

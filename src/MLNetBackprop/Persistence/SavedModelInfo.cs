@@ -31,6 +31,9 @@ internal sealed class SavedModelInfo
     public int BestEpoch { get; set; }
     public StopReason StopReason { get; set; }
 
+    /// <summary>What the weight-decay search tried and chose (null when λ was fixed, and in files saved before it existed).</summary>
+    public WeightDecaySelection? WeightDecaySelection { get; set; }
+
     /// <summary>SHA-256 of the network's parameters (W⁰, b⁰, W¹, b¹, … as little-endian floats), checked on load.</summary>
     public string ParametersSha256 { get; set; } = "";
 
@@ -71,6 +74,7 @@ internal sealed class SavedModelInfo
             Epochs = t.History.Epochs.ToArray(),
             BestEpoch = t.History.BestEpoch,
             StopReason = t.History.StopReason,
+            WeightDecaySelection = t.History.WeightDecaySelection,
             ParametersSha256 = Hash(m.Network),
         };
     }
@@ -117,7 +121,7 @@ internal sealed class SavedModelInfo
     {
         try
         {
-            return new TrainingHistory(Epochs, BestEpoch, StopReason);
+            return new TrainingHistory(Epochs, BestEpoch, StopReason) { WeightDecaySelection = WeightDecaySelection };
         }
         catch (ArgumentException e)
         {
