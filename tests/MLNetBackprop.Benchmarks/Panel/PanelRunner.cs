@@ -30,7 +30,7 @@ public static class PanelRunner
 
     private const int LargeRows = 20_000;
 
-    private const string Usage = "usage: panel [--datasets a,b,c] [--folds 5] [--seed 0] [--out path.md] [--with-mnist]";
+    private const string Usage = "usage: panel [--datasets a,b,c] [--folds 5] [--seed 0] [--out path.md] [--with-mnist] [--ours \"Option=value;…\"] [--only-ours]";
 
     /// <summary>Runs the panel as the command line says; returns the process exit code (2 for a bad command line).</summary>
     public static int Run(string[] args)
@@ -113,6 +113,12 @@ public static class PanelRunner
                 case "--with-mnist":
                     withMnist = true;
                     break;
+                case "--ours":
+                    OursOptions = Value();
+                    break;
+                case "--only-ours":
+                    OnlyOurs = true;
+                    break;
                 default:
                     throw new ArgumentException($"Unknown option '{args[i]}'.");
             }
@@ -159,12 +165,23 @@ public static class PanelRunner
         public string PerFold => Trainers.Any(t => t.Folds.Count > 1) ? " per fold" : "";
 
         public TrainerResult Get(string name) => Trainers.Single(t => t.Name == name);
+
+        /// <summary>The λ ours' weight-decay search chose in each fit (fold order), when it searched.</summary>
+        public string? ChosenL2 { get; init; }
     }
 
     private static DatasetResult RunDataset(PanelDataset dataset, int folds, int seed)
     {
         var clock = Stopwatch.StartNew();
         var ml = new MLContext(seed);
+        // Ours reports the weight decay its search chose (issue #14: what chooses λ reports it) in the MLContext log.
+        var chosen = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Message.Contains("weight decay chosen", StringComparison.Ordinal)
+                && System.Text.RegularExpressions.Regex.Match(e.Message, @"λ = (\S+) \(") is { Success: true } m)
+                lock (chosen) chosen.Add(m.Groups[1].Value);
+        };
         var data = dataset.Load(ml);
         long rows = PanelDatasets.CountRows(data.Rows) + (data.Test is null ? 0 : PanelDatasets.CountRows(data.Test));
         var missing = MissingCounts(data);
@@ -175,7 +192,8 @@ public static class PanelRunner
         string? lbfgsSkipped = null;
         if (dataset.Task == PanelTask.Regression && MinLabel(data) is var min && min < 0)
             lbfgsSkipped = $"skipped: the label goes down to {min:G4}, and LbfgsPoissonRegression needs labels ≥ 0";
-        var candidates = Candidates(ml, dataset.Task).Where(c => lbfgsSkipped is null || c.Name != "L-BFGS").ToArray();
+        var candidates = Candidates(ml, dataset.Task).Where(c => lbfgsSkipped is null || c.Name != "L-BFGS")
+            .Where(c => !OnlyOurs || c.Name == Ours).ToArray();
 
         var options = new ComparisonOptions
         {
@@ -203,8 +221,9 @@ public static class PanelRunner
         }
         string features = FeatureCount(comparison, data.Rows.Schema);
         string featurization = Describe(data, missing, withMissing);
+        if (chosen.Count > 0) Console.WriteLine($"  ours' weight decay per fit: λ = {string.Join(", ", chosen)}");
         return new DatasetResult(dataset, comparison.Description, rows, features, featurization, comparison.PrimaryMetric, trainers,
-            comparison.ToMarkdown(), clock.Elapsed);
+            comparison.ToMarkdown(), clock.Elapsed) { ChosenL2 = chosen.Count > 0 ? string.Join(", ", chosen) : null };
     }
 
     /// <summary>
@@ -284,11 +303,44 @@ public static class PanelRunner
         (data.Test is null ? [data.Rows] : new[] { data.Rows, data.Test }).Min(v => v.GetColumn<float>("Label").Min());
 
     /// <summary>The five trainers of a task, at their defaults; SDCA and LightGBM on one thread, as in samples/QuickStart.</summary>
+    /// <summary>
+    /// For ablations (`--ours "Name=value;Name=value"`): options set on ours by property name, values parsed as the
+    /// property's type (arrays comma-separated). Null: ours at its defaults, as the panel's claims need.
+    /// </summary>
+    private static string? OursOptions;
+
+    /// <summary>`--only-ours`: skip the four built-ins (their results do not change between ablations).</summary>
+    private static bool OnlyOurs;
+
+    private static BackpropTrainerOptions OursWith()
+    {
+        var o = new BackpropTrainerOptions();
+        foreach (var part in (OursOptions ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = part.Split('=', 2);
+            var p = typeof(BackpropTrainerOptions).GetProperty(kv[0]) ?? throw new ArgumentException($"--ours: no option {kv[0]}.");
+            var t = Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType;
+            object? Parse(Type type, string v) => type.IsEnum ? Enum.Parse(type, v) : Convert.ChangeType(v, type, CultureInfo.InvariantCulture);
+            object? value = kv[1] == "null" ? null
+                : t.IsArray ? ToArray(t.GetElementType()!, kv[1].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => Parse(t.GetElementType()!, v)).ToArray())
+                : Parse(t, kv[1]);
+            p.SetValue(o, value);
+        }
+        return o;
+
+        static Array ToArray(Type element, object?[] items)
+        {
+            var a = Array.CreateInstance(element, items.Length);
+            for (int i = 0; i < items.Length; i++) a.SetValue(items[i], i);
+            return a;
+        }
+    }
+
     private static (string Name, IEstimator<ITransformer> Trainer)[] Candidates(MLContext ml, PanelTask task) => task switch
     {
         PanelTask.BinaryClassification =>
         [
-            (Ours, ml.BinaryClassification.Trainers.Backprop()),
+            (Ours, ml.BinaryClassification.Trainers.Backprop(OursWith())),
             ("SDCA", ml.BinaryClassification.Trainers.SdcaLogisticRegression(new SdcaLogisticRegressionBinaryTrainer.Options { NumberOfThreads = 1 })),
             ("L-BFGS", ml.BinaryClassification.Trainers.LbfgsLogisticRegression()),
             ("FastTree", ml.BinaryClassification.Trainers.FastTree()),
@@ -296,7 +348,7 @@ public static class PanelRunner
         ],
         PanelTask.MulticlassClassification =>
         [
-            (Ours, ml.MulticlassClassification.Trainers.Backprop()),
+            (Ours, ml.MulticlassClassification.Trainers.Backprop(OursWith())),
             ("SDCA", ml.MulticlassClassification.Trainers.SdcaMaximumEntropy(new SdcaMaximumEntropyMulticlassTrainer.Options { NumberOfThreads = 1 })),
             ("L-BFGS", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy()),
             ("FastTree", ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree())),
@@ -304,7 +356,7 @@ public static class PanelRunner
         ],
         _ =>
         [
-            (Ours, ml.Regression.Trainers.Backprop()),
+            (Ours, ml.Regression.Trainers.Backprop(OursWith())),
             ("SDCA", ml.Regression.Trainers.Sdca(new SdcaRegressionTrainer.Options { NumberOfThreads = 1 })),
             ("L-BFGS", ml.Regression.Trainers.LbfgsPoissonRegression()),
             ("FastTree", ml.Regression.Trainers.FastTree()),
@@ -401,6 +453,7 @@ public static class PanelRunner
         sb.Append($"### {r.Dataset.Name}: {r.Description}\n\n");
         sb.Append($"- data: {r.Dataset.Source}; {r.Dataset.Reading}\n");
         sb.Append($"- features: {r.Features} after featurization, from {r.Featurization}\n");
+        if (r.ChosenL2 is { } l2) sb.Append($"- ours' weight decay, chosen by its cross-validation in each fit: λ = {l2}\n");
         foreach (var t in r.Trainers)
         {
             sb.Append($"- {t.Name}: ");
