@@ -85,6 +85,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token, o.SkipInvalidRows);
 
         int k = cols.OutputCount;
+        if (o.ClassWeights is not null || o.BalanceClasses)
+            ApplyClassWeights(train, task, k, o);
         float[] mean = [], scale = [];
         if (task == BackpropTask.Regression)
         {
@@ -280,6 +282,11 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (o.OutputActivation is { } oa && !Enum.IsDefined(oa))
             throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation.");
         if (o.LbfgsMaxRows < 0) throw new ArgumentOutOfRangeException(nameof(o.LbfgsMaxRows), o.LbfgsMaxRows, $"The option LbfgsMaxRows = {o.LbfgsMaxRows} must be non-negative.");
+        if (o.ClassWeights is { } cw)
+            for (int i = 0; i < cw.Length; i++)
+                if (!float.IsFinite(cw[i]) || cw[i] < 0)
+                    throw new ArgumentOutOfRangeException(nameof(o.ClassWeights), cw[i], string.Create(CultureInfo.InvariantCulture,
+                        $"The option ClassWeights[{i}] = {cw[i]} must be finite and non-negative."));
         if (o.WeightDecaySearchMaxRows < 0)
             throw new ArgumentOutOfRangeException(nameof(o.WeightDecaySearchMaxRows), o.WeightDecaySearchMaxRows, $"The option WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows} must be non-negative.");
         try
@@ -303,6 +310,43 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         Int128 count = 0;
         for (int l = 0; l + 1 < sizes.Count; l++) count += (Int128)sizes[l + 1] * (sizes[l] + 1L);
         return count;
+    }
+
+    /// <summary>
+    /// Multiplies each training row's weight by its class's: <see cref="BackpropTrainerOptions.ClassWeights"/> and, with
+    /// <see cref="BackpropTrainerOptions.BalanceClasses"/>, m / (K · m_c).
+    /// </summary>
+    private static void ApplyClassWeights(TrainingSetReader train, BackpropTask task, int k, BackpropTrainerOptions o)
+    {
+        if (task == BackpropTask.Regression)
+            throw new ArgumentException(
+                $"The options ClassWeights and BalanceClasses apply to classification; the label '{o.LabelColumnName}' makes this a regression.",
+                o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
+        int classes = task == BackpropTask.BinaryClassification ? 2 : k;
+        if (o.ClassWeights is { } given && given.Length != classes)
+            throw new ArgumentOutOfRangeException(nameof(o.ClassWeights), string.Create(CultureInfo.InvariantCulture,
+                $"The option ClassWeights has {given.Length} entries; the label '{o.LabelColumnName}' has {classes} classes{(classes == 2 ? " ([false, true])" : "")}."));
+        var cls = new int[train.Count];
+        var counts = new long[classes];
+        for (int i = 0; i < train.Count; i++)
+        {
+            var y = train.Targets.AsSpan(i * k, k);
+            cls[i] = task == BackpropTask.BinaryClassification ? (y[0] > 0.5f ? 1 : 0) : System.Numerics.Tensors.TensorPrimitives.IndexOfMax(y);
+            counts[cls[i]]++;
+        }
+        var perClass = new double[classes];
+        for (int c = 0; c < classes; c++)
+        {
+            perClass[c] = o.ClassWeights?[c] ?? 1;
+            if (o.BalanceClasses) perClass[c] *= counts[c] == 0 ? 0 : (double)train.Count / (classes * counts[c]);
+        }
+        var w = train.Weights ?? Enumerable.Repeat(1f, train.Count).ToArray();
+        double sum = 0;
+        for (int i = 0; i < train.Count; i++) sum += w[i] = (float)(w[i] * perClass[cls[i]]);
+        if (!(sum > 0))
+            throw new ArgumentException("With the class weights, the training rows' weights sum to zero: give a class present in the training data a positive weight.",
+                o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
+        train.Weights = w;
     }
 
     /// <summary>λ when <see cref="BackpropTrainerOptions.L2Regularization"/> is null and no search runs.</summary>

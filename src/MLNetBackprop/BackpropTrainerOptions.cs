@@ -29,6 +29,22 @@ public sealed class BackpropTrainerOptions
     /// <summary>Name of an optional example-weight column (Single, finite, non-negative). Default null: every row weighs 1.</summary>
     public string? ExampleWeightColumnName { get; set; }
 
+    /// <summary>
+    /// Weights per class for classification, multiplying each row's loss (and its example weight, when there is one):
+    /// index = class, in the label's key order for multiclass, [false, true] for binary. Every entry finite and
+    /// non-negative, one per class. Default null: every class weighs 1. Keras's <c>class_weight</c> and scikit-learn's
+    /// dictionary form.
+    /// </summary>
+    public float[]? ClassWeights { get; set; }
+
+    /// <summary>
+    /// Weight each class by m / (K · m_c) (m training rows, K classes, m_c rows of class c), "balanced" as scikit-learn
+    /// and Keras define it, so that every class carries the same total weight: for imbalanced data where the rare
+    /// classes matter (macro-accuracy, recall). Multiplies with <see cref="ClassWeights"/> and example weights. Counted
+    /// on the training rows, so a class absent from them gets weight 0. Default false.
+    /// </summary>
+    public bool BalanceClasses { get; set; }
+
     /// <summary>The task; <see cref="BackpropTask.Auto"/> (the default) follows the label column's type.</summary>
     public BackpropTask Task { get; set; } = BackpropTask.Auto;
 
@@ -246,6 +262,7 @@ public sealed class BackpropTrainerOptions
         var copy = (BackpropTrainerOptions)MemberwiseClone();
         copy.HiddenLayers = HiddenLayers is null ? null! : (int[])HiddenLayers.Clone();
         copy.WeightDecayCandidates = WeightDecayCandidates is null ? null! : (double[])WeightDecayCandidates.Clone();
+        copy.ClassWeights = (float[]?)ClassWeights?.Clone();
         return copy;
     }
 }

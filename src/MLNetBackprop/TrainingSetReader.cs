@@ -26,7 +26,7 @@ internal sealed class TrainingSetReader
     public int[]? Indices { get; private set; }
     public float[]? Values { get; private set; }
     public float[] Targets { get; private set; } = [];
-    public float[]? Weights { get; private set; }
+    public float[]? Weights { get; internal set; }
     public bool IsSparse => RowStart is not null;
 
     /// <summary>Rows dropped because a value was invalid (only with <c>skipInvalidRows</c>).</summary>
