@@ -143,6 +143,13 @@ public static class Backpropagation
                 TensorPrimitives.Add(zr, b, zr);
             }
             ActivationFunctions.Apply(network.Activations[l], z, ws.ABuffer(l + 1, rows), nOut);
+            // Inverted dropout on a hidden layer while training: a^(l+1) ⊙= mask, the unmasked a kept for f'.
+            if (ws.DropoutActive && l + 1 < network.WeightLayerCount)
+            {
+                var a = ws.ABuffer(l + 1, rows);
+                a.CopyTo(ws.UnmaskedBuffer(l + 1, rows));
+                TensorPrimitives.Multiply(a, ws.DropoutMask(l + 1, rows), a);
+            }
         }
     }
 
@@ -303,7 +310,14 @@ public static class Backpropagation
             {
                 var delta = ws.DeltaBuffer(l, rows);
                 Gemm.Multiply(false, false, rows, nIn, nOut, T.One, deltaNext, nOut, w, nIn, T.Zero, delta, nIn, maxThreads);
-                ActivationFunctions.MultiplyByDerivative<T>(network.Activations[l - 1], ws.ZBuffer(l, rows), ws.ABuffer(l, rows), delta);
+                if (ws.DropoutActive)
+                {
+                    // With dropout a^(l) = mask ⊙ f(z^(l)), so δ^(l) = (δ^(l+1) · W^(l)) ⊙ f'(z^(l)) ⊙ mask.
+                    ActivationFunctions.MultiplyByDerivative<T>(network.Activations[l - 1], ws.ZBuffer(l, rows), ws.UnmaskedBuffer(l, rows), delta);
+                    TensorPrimitives.Multiply(delta, ws.DropoutMask(l, rows), delta);
+                }
+                else
+                    ActivationFunctions.MultiplyByDerivative<T>(network.Activations[l - 1], ws.ZBuffer(l, rows), ws.ABuffer(l, rows), delta);
             }
         }
     }

@@ -222,6 +222,7 @@ public static class NetworkTrainer
             var order = Enumerable.Range(0, m).ToArray();
             var rng = new Random(_o.Seed);
             var batch = fullBatch ? MiniBatch<T>.Whole(_train) : new MiniBatch<T>();
+            var dropoutRng = new Random(unchecked(_o.Seed * 7 + 977)); // its own stream: shuffling stays as without dropout
             _initialCost = FullCost(); // what the final weights are checked against (one forward pass)
             _initial = _net.Parameters.ToArray();
 
@@ -238,6 +239,11 @@ public static class NetworkTrainer
                     if (_ct.IsCancellationRequested) throw Canceled(startOfEpoch);
                     if (!BudgetLeft) { budgetHit = true; break; }
                     if (!fullBatch) batch.Gather(_train, order.AsSpan(start, Math.Min(batchSize, m - start)));
+                    if (_o.Dropout > 0)
+                    {
+                        ws.DrawDropout(_o.Dropout, dropoutRng, batch.Rows);
+                        ws.DropoutActive = true;
+                    }
                     double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
                     _evaluations++;
                     if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; break; }

@@ -71,6 +71,53 @@ public sealed class NetworkWorkspace<T> where T : unmanaged, IFloatingPointIeee7
         return _transposedWeightScratch;
     }
 
+    private T[][]? _keep;
+    private T[][]? _unmasked;
+
+    /// <summary>
+    /// True while a training pass applies inverted dropout: each hidden activation is multiplied by its entry of the
+    /// mask (0 with probability p, 1/(1 − p) otherwise), drawn by <see cref="DrawDropout"/> or set by
+    /// <see cref="SetDropoutMask"/>. Scoring and loss monitoring never use it.
+    /// </summary>
+    internal bool DropoutActive { get; set; }
+
+    /// <summary>Draws a fresh dropout mask for every hidden layer and <paramref name="rows"/> rows.</summary>
+    internal void DrawDropout(double rate, Random rng, int rows)
+    {
+        EnsureDropoutBuffers();
+        T kept = T.CreateTruncating(1 / (1 - rate));
+        for (int l = 1; l < _sizes.Length - 1; l++)
+        {
+            var mask = _keep![l].AsSpan(0, rows * _sizes[l]);
+            for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() < rate ? T.Zero : kept;
+        }
+    }
+
+    /// <summary>Sets hidden layer <paramref name="l"/>'s mask (rows × n_l entries), for gradient checks with a fixed mask.</summary>
+    internal void SetDropoutMask(int l, ReadOnlySpan<T> mask)
+    {
+        EnsureDropoutBuffers();
+        mask.CopyTo(_keep![l]);
+    }
+
+    internal Span<T> DropoutMask(int l, int rows) => _keep![l].AsSpan(0, rows * _sizes[l]);
+
+    /// <summary>a^(l) before the mask, which the derivative f'(z) of tanh and sigmoid is computed from.</summary>
+    internal Span<T> UnmaskedBuffer(int l, int rows) => _unmasked![l].AsSpan(0, rows * _sizes[l]);
+
+    private void EnsureDropoutBuffers()
+    {
+        if (_keep is not null) return;
+        _keep = new T[_sizes.Length][];
+        _unmasked = new T[_sizes.Length][];
+        for (int l = 0; l < _sizes.Length; l++)
+        {
+            bool hidden = l > 0 && l < _sizes.Length - 1;
+            _keep[l] = hidden ? new T[(long)Capacity * _sizes[l]] : [];
+            _unmasked[l] = hidden ? new T[(long)Capacity * _sizes[l]] : [];
+        }
+    }
+
     /// <summary>The network's output h(x) for the last pass, rows × n_L.</summary>
     public ReadOnlySpan<T> Output(int rows) => _a[^1].AsSpan(0, rows * _sizes[^1]);
 }

@@ -17,6 +17,13 @@ public sealed class TrainingOptions
     /// <summary>λ₁ of the L1 penalty λ₁ Σ |W| on weights only. Default 0.</summary>
     public double L1Regularization { get; set; }
 
+    /// <summary>
+    /// Inverted dropout rate p on every hidden layer while training, in [0, 1): each hidden unit's activation is zeroed
+    /// with probability p and the others are scaled by 1/(1 − p), a fresh seeded mask per mini-batch, so scoring needs no
+    /// change. Needs a first-order optimizer (L-BFGS's line search needs a deterministic cost). Default 0 (off).
+    /// </summary>
+    public double Dropout { get; set; }
+
     /// <summary>The optimizer. Default <see cref="OptimizerKind.GradientDescent"/>.</summary>
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.GradientDescent;
 
@@ -128,6 +135,9 @@ public sealed class TrainingOptions
         if (!Enum.IsDefined(LearningRateSchedule)) Bad(nameof(LearningRateSchedule), LearningRateSchedule, "is not a defined schedule");
         NonNegative(nameof(L2Regularization), L2Regularization);
         NonNegative(nameof(L1Regularization), L1Regularization);
+        if (!(Dropout >= 0 && Dropout < 1)) Bad(nameof(Dropout), Dropout, "must be in [0, 1)");
+        if (Dropout > 0 && Optimizer == OptimizerKind.Lbfgs)
+            Bad(nameof(Dropout), Dropout, "needs a first-order optimizer (GradientDescent, Sgd or Adam): L-BFGS's line search needs a deterministic cost");
         if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0)) Bad(nameof(LearningRate), lr, "must be finite and positive");
         if (!(Momentum >= 0 && Momentum < 1)) Bad(nameof(Momentum), Momentum, "must be in [0, 1)");
         if (!(Beta1 >= 0 && Beta1 < 1)) Bad(nameof(Beta1), Beta1, "must be in [0, 1)");

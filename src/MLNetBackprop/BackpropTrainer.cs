@@ -132,7 +132,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (reader is { Skipped: > 0 })
                 ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
                     $"Backprop: skipped {reader.Skipped} invalid row(s) of the {role}, kept {reader.Count}. First: {reader.FirstSkipReason}"));
-        o.Optimizer ??= trainingData.Count <= o.LbfgsMaxRows ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
+        o.Optimizer ??= trainingData.Count <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
         o.EarlyStopping ??= validationSet is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
         var coreOptions = ToCoreOptions(o, trainingData.Count, loss, ch);
         var logEpoch = coreOptions.EpochCompleted;
@@ -376,6 +376,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             Loss = loss,
             L2Regularization = o.L2Regularization ?? FixedL2,
             L1Regularization = o.L1Regularization,
+            Dropout = o.Dropout,
             Optimizer = o.Optimizer ?? OptimizerKind.Adam,
             LearningRate = o.LearningRate,
             Momentum = o.Momentum,

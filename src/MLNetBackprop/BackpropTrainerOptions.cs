@@ -112,6 +112,15 @@ public sealed class BackpropTrainerOptions
     /// </summary>
     public bool AverageFoldModels { get; set; }
 
+    /// <summary>
+    /// Inverted dropout rate p on the hidden layers while training, in [0, 1): each hidden unit is zeroed with probability
+    /// p in each mini-batch (seeded) and the others are scaled by 1/(1 − p), so the model scores with every unit and no
+    /// rescaling (and exports to ONNX unchanged). A regularizer for large networks on small data. It needs a first-order
+    /// optimizer: with <see cref="Optimizer"/> null, a dropout above 0 picks Adam at every data size, so the automatic
+    /// weight decay does not search (λ = 1e-3). Default 0 (off).
+    /// </summary>
+    public double Dropout { get; set; }
+
     /// <summary>λ₁ of the L1 penalty λ₁Σ|W| (weights only). Default 0.</summary>
     public double L1Regularization { get; set; }
 

@@ -43,7 +43,7 @@ public sealed class DefaultsFloorTests
             Assert.True(mean > 0.05, $"Servo: ours {ours.Average():F4} should clearly beat {best.Name} {best.Folds.Average():F4}");
     }
 
-    private static (IDataView, IEstimator<ITransformer>, BackpropTask, (string, IEstimator<ITransformer>)[]) Birthwt(MLContext ml, string label)
+    internal static (IDataView, IEstimator<ITransformer>, BackpropTask, (string, IEstimator<ITransformer>)[]) Birthwt(MLContext ml, string label)
     {
         string[] numeric = ["age", "lwt", "smoke", "ptl", "ht", "ui", "ftv"];
         var columns = new List<TextLoader.Column>
