@@ -39,6 +39,51 @@ public sealed class CorruptModelTests(PersistenceHarness harness) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Seen once in the 10-run loop: a flip inside a column name that the saved ONNX chain selects, in a file saved with
+    /// plain Model.Save (no manifest). ML.NET loads every transform, but they no longer fit together; that must be the
+    /// documented InvalidDataException naming the file, not ML.NET's ArgumentOutOfRangeException.
+    /// </summary>
+    [Fact]
+    public void AColumnNameChangedInAFileWithoutTheManifest_IsRejectedNamingTheFile()
+    {
+        string good = SaveGood();
+        string path = Path.Combine(_folder, "renamed.zip");
+        File.Copy(good, path);
+        bool changed = false;
+        using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))
+        {
+            // The chain's last transforms select the output columns; ML.NET checks those names only when the chain is used.
+            foreach (var entry in zip.Entries.Where(e => e.FullName.EndsWith("Model.key", StringComparison.Ordinal)).Reverse().ToList())
+            {
+                byte[] content;
+                using (var r = entry.Open())
+                using (var m = new MemoryStream())
+                {
+                    r.CopyTo(m);
+                    content = m.ToArray();
+                }
+                // ML.NET writes strings as UTF-8 or UTF-16 depending on the entry; either way flip 'd' to 'D'.
+                int at = content.AsSpan().IndexOf("PredictedLabel"u8);
+                int offset = 3;
+                if (at < 0)
+                {
+                    at = content.AsSpan().IndexOf(System.Text.Encoding.Unicode.GetBytes("PredictedLabel"));
+                    offset = 6;
+                }
+                if (at < 0 || entry.FullName.Contains("Onnx", StringComparison.OrdinalIgnoreCase)) continue;
+                content[at + offset] ^= 0x20; // "PreDictedLabel": still valid text, no longer a column of the pipeline
+                string name = entry.FullName;
+                entry.Delete();
+                using (var w = zip.CreateEntry(name).Open()) w.Write(content);
+                changed = true;
+                break;
+            }
+        }
+        Assert.True(changed, "no transform of the saved chain names the PredictedLabel column");
+        AssertRejected(path, "does not fit together");
+    }
+
     [Fact]
     public void FlippedBytes_AreRejected_OrHarmless()
     {

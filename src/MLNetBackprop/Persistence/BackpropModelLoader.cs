@@ -124,6 +124,13 @@ internal static class BackpropModelLoader
             foreach (var d in replaced) d.Dispose();
             return result;
         }
+        catch (Exception e) when (e is not (InvalidDataException or OutOfMemoryException))
+        {
+            // ML.NET loaded every transform, but they do not fit together (a column a transform needs is missing, a
+            // type changed): only a damaged file does that, as one without the manifest can be.
+            (loaded as IDisposable)?.Dispose();
+            throw new InvalidDataException($"{source}: the loaded pipeline does not fit together, so the file is damaged: {e.Message}", e);
+        }
         catch
         {
             (loaded as IDisposable)?.Dispose();
