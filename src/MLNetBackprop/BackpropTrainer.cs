@@ -289,16 +289,14 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
                         $"The option ClassWeights[{i}] = {cw[i]} must be finite and non-negative."));
         if (o.WeightDecaySearchMaxRows < 0)
             throw new ArgumentOutOfRangeException(nameof(o.WeightDecaySearchMaxRows), o.WeightDecaySearchMaxRows, $"The option WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows} must be non-negative.");
-        try
-        {
-            SearchOptions(o).Validate();
-        }
-        catch (ArgumentOutOfRangeException e)
-        {
-            string name = e.ParamName == nameof(WeightDecaySearchOptions.Folds) ? nameof(o.WeightDecayFolds) : nameof(o.WeightDecayCandidates);
-            throw new ArgumentOutOfRangeException(name, e.ActualValue,
-                e.Message.Split(" (Parameter")[0].Replace("The option Folds", "The option WeightDecayFolds").Replace("The candidate", "The option WeightDecayCandidates holds"));
-        }
+        if (o.WeightDecayFolds < 2)
+            throw new ArgumentOutOfRangeException(nameof(o.WeightDecayFolds), o.WeightDecayFolds, $"The option WeightDecayFolds = {o.WeightDecayFolds} must be at least 2.");
+        if (o.WeightDecayCandidates is not { Length: > 0 } candidates)
+            throw new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), "The option WeightDecayCandidates needs at least one λ.");
+        foreach (double c in candidates)
+            if (!double.IsFinite(c) || c < 0)
+                throw new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), c, string.Create(CultureInfo.InvariantCulture,
+                    $"The option WeightDecayCandidates holds λ = {c}; every candidate must be finite and non-negative."));
         if (string.IsNullOrEmpty(o.LabelColumnName)) throw new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName));
         if (string.IsNullOrEmpty(o.FeatureColumnName)) throw new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName));
         ToCoreOptions(o, 1000, o.Loss ?? LossFunction.SquaredError, null).Validate();
