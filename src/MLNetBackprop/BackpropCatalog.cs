@@ -37,6 +37,25 @@ public sealed class BackpropCatalog
     public BackpropTrainer Trainer(BackpropTrainerOptions options) => new(Environment, options);
 
     /// <summary>
+    /// Permutation feature importance of a fitted pipeline — what <c>pipeline.Fit</c> or <see cref="LoadModel(string, out DataViewSchema, TimeSpan?)"/>
+    /// returns — on labeled data: finds the (last) <see cref="BackpropTransformer"/> in the chain, runs the transforms
+    /// before it on <paramref name="data"/>, and runs ML.NET's permutation feature importance on the network, with the
+    /// features named by the feature column's slot names. ML.NET's own overloads that take a whole pipeline refuse this
+    /// model ("does not have a compatible predictor"); the ones that take the prediction transformer work, but need the
+    /// data transformed by hand and give unnamed features.
+    /// </summary>
+    /// <param name="model">A fitted pipeline (or the transformer alone) holding a <see cref="BackpropTransformer"/>.</param>
+    /// <param name="data">Data in the pipeline's input schema, with the label column the model was trained on (a held-out set).</param>
+    /// <param name="permutationCount">How many times each feature is permuted (more gives a standard error); at least 1.</param>
+    /// <param name="numberOfExamplesToUse">Score only the first this many rows; null uses all.</param>
+    /// <exception cref="ArgumentException">The model holds no <see cref="BackpropTransformer"/> (for example a chain from a plain
+    /// <c>mlContext.Model.Load</c>), or the data lacks the label or feature column.</exception>
+    /// <exception cref="NotSupportedException">The model is a multi-output regression.</exception>
+    public BackpropFeatureImportance PermutationFeatureImportance(ITransformer model, IDataView data, int permutationCount = 1,
+        int? numberOfExamplesToUse = null)
+        => PipelineFeatureImportance.Run(Environment as MLContext ?? new MLContext(), model, data, permutationCount, numberOfExamplesToUse);
+
+    /// <summary>
     /// Loads a model saved with <see cref="SaveModel"/> (or <c>mlContext.Model.Save</c>), verified, and returns the pipeline
     /// with every backpropagation network as a <see cref="BackpropTransformer"/> again — network, options and training
     /// history included — instead of the ONNX-based chain a plain <c>mlContext.Model.Load</c> gives: the same outputs as

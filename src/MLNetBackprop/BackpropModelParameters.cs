@@ -80,6 +80,12 @@ public sealed class BackpropModelParameters
     /// <summary>Multiclass: the class names (the label's key values as text), in key order; empty when the label had none.</summary>
     public IReadOnlyList<string> ClassNames => _classNames.ToArray();
 
+    /// <summary>
+    /// A summary in the manner of Keras's <c>model.summary()</c>: the task, one line per layer (units, activation,
+    /// parameters), the parameter count, and the class names or the target scaling.
+    /// </summary>
+    public override string ToString() => ModelSummary.Describe(this);
+
     internal bool IsScalarRegression => Task == BackpropTask.Regression && !VectorOutput;
 
     internal NeuralNetwork<float> Network => _network;

@@ -192,7 +192,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             string[] classNames = task == BackpropTask.MulticlassClassification ? OutputSchema.ClassNames(cols.Label, k) : [];
             var model = new BackpropModelParameters(task, r.Network, mean, scale, classNames, vectorOutput);
             return new BackpropTransformer(model, o, r.History, cols.Features.Name, cols.Label.Name,
-                task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null);
+                task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features));
         }
     }
 

@@ -13,8 +13,9 @@ namespace MLNetBackprop;
 public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<BackpropModelParameters>
 {
     internal BackpropTransformer(BackpropModelParameters model, BackpropTrainerOptions options, TrainingHistory history,
-        string featureColumnName, string labelColumnName, DataViewSchema.Annotations? labelAnnotations)
+        string featureColumnName, string labelColumnName, DataViewSchema.Annotations? labelAnnotations, IReadOnlyList<string>? featureNames)
     {
+        FeatureNames = featureNames;
         Model = model;
         Options = options;
         History = history;
@@ -46,6 +47,21 @@ public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<Ba
     public string LabelColumnName { get; }
 
     internal DataViewSchema.Annotations? LabelAnnotations { get; }
+
+    /// <summary>
+    /// The names of the features, in input order: the slot names of the feature column the model was trained on (for
+    /// example the columns that Concatenate joined, or one-hot categories), read again from the pipeline when a model is
+    /// loaded with <c>mlContext.Backprop().LoadModel</c>. Null when the feature column had no slot names.
+    /// </summary>
+    public IReadOnlyList<string>? FeatureNames { get; }
+
+    /// <summary>
+    /// A summary in the manner of Keras's <c>model.summary()</c>: the task and columns, one line per layer (units,
+    /// activation, parameters) and the parameter count, the options that decided the fit (optimizer, loss, the weight
+    /// decay and how it was chosen, dropout, class weights, early stopping, seed), why training stopped and which epoch
+    /// the model holds, and the first feature names when the feature column has slot names.
+    /// </summary>
+    public override string ToString() => ModelSummary.Describe(this);
 
     /// <summary>True: the model maps each row on its own, so prediction engines work.</summary>
     public bool IsRowToRowMapper => true;

@@ -217,7 +217,7 @@ internal static class BackpropModelLoader
         {
             onnxIndex++;
             var output = chain.GetOutputSchema(schema);
-            var rebuilt = Create(ours, output);
+            var rebuilt = Create(ours, schema, output);
             replaced.Add(chain);
             schema = rebuilt.GetOutputSchema(schema);
             return rebuilt;
@@ -232,13 +232,14 @@ internal static class BackpropModelLoader
         return changed ? new TransformerChain<ITransformer>(rebuiltItems) : chain;
     }
 
-    private static BackpropTransformer Create(Saved saved, DataViewSchema nativeOutput)
+    private static BackpropTransformer Create(Saved saved, DataViewSchema input, DataViewSchema nativeOutput)
     {
+        string[]? featureNames = input.GetColumnOrNull(saved.Info.FeatureColumnName) is { } features ? ModelSummary.SlotNames(features) : null;
         DataViewSchema.Annotations? labelAnnotations = null;
         if (saved.Info.Task == BackpropTask.MulticlassClassification && nativeOutput.GetColumnOrNull(OutputSchema.PredictedLabel) is { } predicted)
             labelAnnotations = predicted.Annotations;
         return new BackpropTransformer(saved.Model, saved.Info.ToOptions(), saved.Info.ToHistory(), saved.Info.FeatureColumnName,
-            saved.Info.LabelColumnName, labelAnnotations);
+            saved.Info.LabelColumnName, labelAnnotations, featureNames);
     }
 
     /// <summary>
