@@ -6,7 +6,7 @@ namespace MLNetBackprop;
 
 /// <summary>
 /// Reaches the host environment behind ML.NET's trainer catalogs and the cancellation flag behind
-/// <c>MLContext.CancelExecution()</c>. ML.NET 5.0.1 exposes neither publicly (the catalog's environment sits behind
+/// <c>MLContext.CancelExecution()</c>. ML.NET (checked on 5.0.1 and 6.0.0; pinned by InteropTests) exposes neither publicly (the catalog's environment sits behind
 /// the internal IInternalCatalog interface, the flag behind the internal ICancelable), so both are read by
 /// reflection, once, and fail soft or with a clear message if a later ML.NET version renames them.
 /// </summary>
@@ -18,6 +18,9 @@ internal static class CatalogEnvironment
     private static readonly Type? CancelableType = typeof(IHostEnvironment).Assembly.GetType("Microsoft.ML.Runtime.ICancelable");
 
     private static readonly PropertyInfo? IsCanceledProperty = CancelableType?.GetProperty("IsCanceled");
+
+    /// <summary>True when both internal members were found in the ML.NET in use (the test pins it).</summary>
+    internal static bool MembersFound => EnvironmentProperty is not null && CancelableType is not null && IsCanceledProperty is not null;
 
     /// <summary>The environment (the MLContext's) a trainer catalog was made from.</summary>
     public static IHostEnvironment Get(TrainCatalogBase.CatalogInstantiatorBase catalog)

@@ -83,7 +83,11 @@ internal static class BackpropModelLoader
     /// ever handed graphs this library wrote. Then ML.NET loads the pipeline and each network's ONNX chain is replaced
     /// by the rebuilt <see cref="BackpropTransformer"/>.
     /// </summary>
+    /// <param name="ml">The context ML.NET loads the pipeline in.</param>
+    /// <param name="bytes">The whole file.</param>
+    /// <param name="source">The file's name (or "the stream"), the start of every error message.</param>
     /// <param name="requireNetwork">Throw when the model holds no network of ours (false: load it as ML.NET would).</param>
+    /// <param name="inputSchema">The input schema the model was saved with.</param>
     /// <param name="timeout">How long ML.NET's parsing may take (it runs on a thread of its own; infinite: on this thread).</param>
     /// <exception cref="InvalidDataException">Anything wrong with the file; the message starts with <paramref name="source"/>.</exception>
     /// <exception cref="TimeoutException">ML.NET's parsing did not finish within <paramref name="timeout"/>; it is abandoned.</exception>

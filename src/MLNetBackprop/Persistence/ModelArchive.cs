@@ -8,7 +8,7 @@ namespace MLNetBackprop.Persistence;
 /// <summary>
 /// The zip archive of a saved ML.NET model, read with bounded memory, and the library's manifest in it: a list of every
 /// other entry with its length and SHA-256, written by <see cref="BackpropCatalog.SaveModel"/> and checked by
-/// <see cref="BackpropCatalog.LoadModel(string, out Microsoft.ML.DataViewSchema)"/>, so that a change anywhere in the
+/// <see cref="BackpropCatalog.LoadModel(string, out Microsoft.ML.DataViewSchema, TimeSpan?)"/>, so that a change anywhere in the
 /// saved pipeline — the network or any other transform — is caught, not only a change in the network's weights.
 /// </summary>
 /// <remarks>
