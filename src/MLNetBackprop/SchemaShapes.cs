@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 namespace MLNetBackprop;
 
 /// <summary>
-/// Builds <see cref="SchemaShape"/>s. ML.NET 5.0.1 keeps SchemaShape.Column's constructor and SchemaShape.Create
+/// Builds <see cref="SchemaShape"/>s. ML.NET (5.0.1 and 6.0.0) keeps SchemaShape.Column's constructor and SchemaShape.Create
 /// internal; the public route is to give a trivial data loader a concrete schema and ask an empty estimator chain
 /// appended to it for its output shape.
 /// </summary>

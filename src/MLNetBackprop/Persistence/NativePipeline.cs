@@ -5,7 +5,7 @@ using MLNetBackprop.Onnx;
 namespace MLNetBackprop.Persistence;
 
 /// <summary>
-/// Saves a <see cref="BackpropTransformer"/> through ML.NET's public API. ML.NET 5.0.1 gives third-party transformers no
+/// Saves a <see cref="BackpropTransformer"/> through ML.NET's public API. ML.NET (5.0.1 and 6.0.0) gives third-party transformers no
 /// way to write bytes into a model file, so at save time the transformer builds an equivalent chain of ML.NET's own
 /// savable transformers and lets it save itself in its place:
 /// <list type="number">

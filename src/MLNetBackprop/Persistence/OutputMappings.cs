@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms;
 namespace MLNetBackprop.Persistence;
 
 // The stateless column mappings of a saved pipeline. ML.NET's ONNX transform gives a one-element vector for each of
-// the network's scalar outputs (ONNX scalars hit a bug in ML.NET 5.0.1's reader), and the evaluators want scalars.
+// the network's scalar outputs (ONNX scalars hit a bug in ML.NET 5.0.1's reader; the workaround is kept on 6.0.0), and the evaluators want scalars.
 // A saved CustomMapping records its contract name and this assembly's name; ML.NET loads and registers the assembly
 // itself when the model is loaded, so a loading application only needs this library deployed.
 // The contract names are part of the file format: never rename them.
