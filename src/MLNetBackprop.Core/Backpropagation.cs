@@ -224,6 +224,23 @@ public static class Backpropagation
         return 0.5 * reg.L2 * sq + reg.L1 * abs;
     }
 
+    /// <summary>Adds the penalty's gradient, λ₂ W + λ₁ sign(W), to the weight parts of <paramref name="gradient"/> (biases are not decayed).</summary>
+    internal static void AddPenaltyGradient<T>(NeuralNetwork<T> network, Regularization reg, Span<T> gradient)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!reg.IsActive) return;
+        T l2 = T.CreateTruncating(reg.L2), l1 = T.CreateTruncating(reg.L1);
+        for (int l = 0; l < network.WeightLayerCount; l++)
+        {
+            var w = network.Weights(l);
+            var g = gradient.Slice(network.WeightOffset(l), w.Length);
+            if (reg.L2 != 0) TensorPrimitives.MultiplyAdd(w, l2, g, g);
+            if (reg.L1 != 0)
+                for (int i = 0; i < w.Length; i++)
+                    g[i] += w[i] > T.Zero ? l1 : w[i] < T.Zero ? -l1 : w[i] == T.Zero ? T.Zero : w[i];
+        }
+    }
+
     // Vectorized sums in T: the penalty is reported, never differentiated, and float's rounding here is far below J's.
     private static double SumOfSquares<T>(ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T> =>
         double.CreateTruncating(TensorPrimitives.SumOfSquares(w));

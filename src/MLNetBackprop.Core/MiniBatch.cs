@@ -107,6 +107,23 @@ internal sealed class MiniBatch<T> where T : unmanaged, IFloatingPointIeee754<T>
         WeightSum = SumWeights();
     }
 
+    private TrainingData<T>? _view;
+
+    /// <summary>
+    /// This batch's rows as a <see cref="TrainingData{T}"/> over the same buffers (valid until the next Gather). The
+    /// wrapper is reused while the size and the buffers stay, so a stream of equal blocks allocates nothing per block.
+    /// </summary>
+    public TrainingData<T> ToTrainingData()
+    {
+        var weights = _weighted ? _weights : null;
+        if (_view is { } v && v.Count == Rows && v.Targets == _targets && v.Weights == weights
+            && (_sparse ? v.RowStart == _rowStart && v.Indices == _indices && v.Values == _values : v.DenseFeatures == _dense))
+            return v;
+        return _view = _sparse
+            ? TrainingData<T>.Trusted(Rows, _featureCount, TargetCount, null, _rowStart, _indices, _values, _targets, weights)
+            : TrainingData<T>.Trusted(Rows, _featureCount, TargetCount, _dense, null, null, null, _targets, weights);
+    }
+
     private double SumWeights()
     {
         if (!_weighted) return Rows;

@@ -35,7 +35,43 @@ public static class NetworkTrainer
         if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
         if (options.EarlyStopping && validation is null)
             (train, validation) = Split(train, options.ValidationFraction, options.Seed);
-        return new TrainingRun<T>(network, train, validation, options, cancellationToken).Run();
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken).Run();
+    }
+
+    /// <summary>
+    /// Trains <paramref name="network"/> in place on a training set read block by block from <paramref name="train"/>
+    /// (data larger than memory): memory stays O(block + parameters) whatever the row count. Mini-batch optimizers take
+    /// their batches from within each block (shuffled within it when <see cref="TrainingOptions.Shuffle"/> is on; blocks
+    /// are a multiple of the batch size, so with the same row order the network is the in-memory path's bit for bit);
+    /// gradient descent and L-BFGS sum each gradient over one pass of the stream (the same cost, summed in another order).
+    /// </summary>
+    /// <param name="network">The network to train; its current weights are the starting point.</param>
+    /// <param name="train">The training rows, read once per epoch (once per evaluation for L-BFGS), plus one pass at the start
+    /// and one at the end for the divergence checks of the first-order optimizers.</param>
+    /// <param name="options">How to train; validated first.</param>
+    /// <param name="validation">Validation rows, held in memory; needed for early stopping (a stream cannot hold rows out by itself).</param>
+    /// <param name="cancellationToken">Checked before every mini-batch (every block for the full-batch optimizers).</param>
+    /// <exception cref="ArgumentException">The data does not fit the network, or early stopping is on without a validation set.</exception>
+    /// <exception cref="TrainingDivergedException">As for in-memory data.</exception>
+    /// <exception cref="TrainingCanceledException{T}">The token fired; the exception carries the best model so far.</exception>
+    public static TrainingResult<T> Train<T>(NeuralNetwork<T> network, ITrainingDataStream<T> train, TrainingOptions options,
+        TrainingData<T>? validation = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (train.FeatureCount != network.InputSize)
+            throw new ArgumentException($"The data has {train.FeatureCount} features; the network's input layer has {network.InputSize} units.", nameof(train));
+        if (train.TargetCount != network.OutputSize)
+            throw new ArgumentException($"The data has {train.TargetCount} targets per row; the network's output layer has {network.OutputSize} units.", nameof(train));
+        if (train.Count < 1) throw new ArgumentException("The training stream has no rows.", nameof(train));
+        Backpropagation.CheckLoss(network.OutputActivation, options.Loss);
+        if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
+        if (options.EarlyStopping && validation is null)
+            throw new ArgumentException("Early stopping on a stream needs a validation set: pass one, or turn EarlyStopping off.", nameof(validation));
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken).Run();
     }
 
     /// <summary>Holds out a seeded random <paramref name="fraction"/> of the rows (at least one row on each side).</summary>
@@ -48,6 +84,38 @@ public static class NetworkTrainer
         new Random(unchecked(seed * 31 + 17)).Shuffle(order);
         int held = Math.Clamp((int)Math.Round(fraction * data.Count), 1, data.Count - 1);
         return (data.Subset(order.AsSpan(held)), data.Subset(order.AsSpan(0, held)));
+    }
+
+    /// <summary>
+    /// The training rows as the run reads them: all of them in memory (one block, the data itself, as always), or a
+    /// stream read in blocks. Every pass of the run goes through <see cref="Blocks"/>.
+    /// </summary>
+    private sealed class RowSource<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly TrainingData<T>? _memory;
+        private readonly ITrainingDataStream<T>? _stream;
+
+        public RowSource(TrainingData<T> data) => _memory = data;
+
+        public RowSource(ITrainingDataStream<T> stream) => _stream = stream;
+
+        /// <summary>The in-memory data, or null for a stream.</summary>
+        public TrainingData<T>? Memory => _memory;
+
+        /// <summary>Rows per pass (streams beyond int's range are refused by the caller's batch arithmetic).</summary>
+        public long Count => _memory?.Count ?? _stream!.Count;
+
+        /// <summary>Rows per block: the whole data in memory; for a stream its preferred size rounded to a multiple of <paramref name="batchSize"/>.</summary>
+        public int BlockRows(int batchSize)
+        {
+            if (_memory is not null) return _memory.Count;
+            long preferred = Math.Max(_stream!.PreferredBlockRows, batchSize);
+            long rows = Math.Min(preferred / batchSize * batchSize, Count);
+            return (int)Math.Max(1, Math.Min(rows, int.MaxValue / 2));
+        }
+
+        public IEnumerable<TrainingData<T>> Blocks(int blockRows, int pass, bool shuffle) =>
+            _memory is not null ? [_memory] : _stream!.ReadBlocks(blockRows, pass, shuffle);
     }
 
     private sealed class TrainingRun<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -64,7 +132,7 @@ public static class NetworkTrainer
         private const double MaxCost = 1e30;
 
         private readonly NeuralNetwork<T> _net;
-        private readonly TrainingData<T> _train;
+        private readonly RowSource<T> _train;
         private readonly TrainingData<T>? _validation;
         private readonly TrainingOptions _o;
         private readonly CancellationToken _ct;
@@ -87,7 +155,7 @@ public static class NetworkTrainer
         private double _lrScale = 1;
         private StopReason _stop = StopReason.MaxEpochs;
 
-        public TrainingRun(NeuralNetwork<T> net, TrainingData<T> train, TrainingData<T>? validation, TrainingOptions options, CancellationToken ct)
+        public TrainingRun(NeuralNetwork<T> net, RowSource<T> train, TrainingData<T>? validation, TrainingOptions options, CancellationToken ct)
         {
             _net = net;
             _train = train;
@@ -179,11 +247,26 @@ public static class NetworkTrainer
         /// <summary>J over the whole training set at the initial weights (first-order optimizers).</summary>
         private double _initialCost = double.NaN;
 
-        private double FullCost()
+        private double FullCost() => DataLoss() + Backpropagation.Penalty(_net, _reg);
+
+        /// <summary>The mean data loss over all training rows (one evaluation pass over a stream).</summary>
+        private double DataLoss()
         {
-            var ws = new NetworkWorkspace<T>(_net, Math.Min(_train.Count, 1024));
-            return Backpropagation.DataLoss(_net, _train, _o.Loss, _threads, ws) + Backpropagation.Penalty(_net, _reg);
+            if (_train.Memory is { } data)
+                return Backpropagation.DataLoss(_net, data, _o.Loss, _threads, new NetworkWorkspace<T>(_net, Math.Min(data.Count, 1024)));
+            var ws = _evaluationWorkspace ??= new NetworkWorkspace<T>(_net, (int)Math.Min(_train.Count, 1024));
+            double total = 0, weight = 0;
+            foreach (var block in _train.Blocks(_train.BlockRows(1024), 0, false))
+            {
+                double w = block.WeightSum();
+                if (w == 0) continue;
+                total += Backpropagation.DataLoss(_net, block, _o.Loss, _threads, ws) * w;
+                weight += w;
+            }
+            return total / weight;
         }
+
+        private NetworkWorkspace<T>? _evaluationWorkspace;
 
         /// <summary>A finite cost that still counts as divergence: 10⁴ times the first one, or past 10³⁰.</summary>
         private bool Exploded(double j) => (j > ExplosionFactor * _referenceLoss && _referenceLoss > 0) || j > MaxCost;
@@ -212,16 +295,22 @@ public static class NetworkTrainer
 
         private void RunFirstOrder()
         {
-            int m = _train.Count;
-            int batchSize = Math.Min(m, _o.BatchSize ?? (_o.Optimizer == OptimizerKind.GradientDescent ? m : 200));
+            var memory = _train.Memory;
+            long m = _train.Count;
+            long wanted = _o.BatchSize ?? (_o.Optimizer == OptimizerKind.GradientDescent ? m : 200);
+            int batchSize = (int)Math.Min(Math.Min(m, wanted), int.MaxValue);
             bool fullBatch = batchSize >= m;
-            var ws = new NetworkWorkspace<T>(_net, batchSize);
+            // In memory one block holds every row; a stream's blocks are a multiple of the batch size, so that the batches
+            // are the in-memory path's when the rows come in the same order. A full batch over a stream is summed block by block.
+            int blockRows = fullBatch && memory is null ? _train.BlockRows(1) : _train.BlockRows(batchSize);
+            var ws = new NetworkWorkspace<T>(_net, fullBatch ? blockRows : batchSize);
             var gradient = new T[_net.ParameterCount];
             var startOfEpoch = new T[_net.ParameterCount];
             var rule = CreateRule();
-            var order = Enumerable.Range(0, m).ToArray();
+            var order = Enumerable.Range(0, memory?.Count ?? blockRows).ToArray();
+            int[]? partialOrder = null; // a stream's shorter last block
             var rng = new Random(_o.Seed);
-            var batch = fullBatch ? MiniBatch<T>.Whole(_train) : new MiniBatch<T>();
+            var batch = fullBatch && memory is not null ? MiniBatch<T>.Whole(memory) : new MiniBatch<T>();
             var dropoutRng = new Random(unchecked(_o.Seed * 7 + 977)); // its own stream: shuffling stays as without dropout
             _initialCost = FullCost(); // what the final weights are checked against (one forward pass)
             _initial = _net.Parameters.ToArray();
@@ -230,33 +319,70 @@ public static class NetworkTrainer
             {
                 double lr = CurrentRate(epoch);
                 _net.Parameters.CopyTo(startOfEpoch);
-                if (_o.Shuffle && !fullBatch) rng.Shuffle(order);
+                if (_o.Shuffle && !fullBatch && memory is not null) rng.Shuffle(order);
                 double sumJ = 0, sumW = 0;
                 string? failure = null;
                 bool budgetHit = false;
-                for (int start = 0; start < m; start += batchSize)
+
+                // One gradient step on a cost and gradient just computed: the divergence checks, the update, the epoch sums.
+                bool Step(double j, double weightSum)
                 {
-                    if (_ct.IsCancellationRequested) throw Canceled(startOfEpoch);
-                    if (!BudgetLeft) { budgetHit = true; break; }
-                    if (!fullBatch) batch.Gather(_train, order.AsSpan(start, Math.Min(batchSize, m - start)));
-                    if (_o.Dropout > 0)
-                    {
-                        ws.DrawDropout(_o.Dropout, dropoutRng, batch.Rows);
-                        ws.DropoutActive = true;
-                    }
-                    double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
                     _evaluations++;
-                    if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; break; }
+                    if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; return false; }
                     if (double.IsNaN(_referenceLoss)) _referenceLoss = j;
                     if (Exploded(j))
                     {
                         failure = $"the cost J exploded from {_referenceLoss:G4} to {j:G4}";
-                        break;
+                        return false;
                     }
-                    if (!AllFinite(gradient)) { failure = "the gradient became non-finite"; break; }
+                    if (!AllFinite(gradient)) { failure = "the gradient became non-finite"; return false; }
                     rule.Step(_net.Parameters, gradient, lr, _threads);
-                    sumJ += j * batch.WeightSum;
-                    sumW += batch.WeightSum;
+                    sumJ += j * weightSum;
+                    sumW += weightSum;
+                    return true;
+                }
+
+                if (fullBatch && memory is null)
+                {
+                    if (_ct.IsCancellationRequested) throw Canceled(startOfEpoch);
+                    if (!BudgetLeft) budgetHit = true;
+                    else
+                    {
+                        double j, weightSum;
+                        try
+                        {
+                            (j, weightSum) = StreamedCostAndGradient(ws, gradient, blockRows, _o.Dropout > 0 ? dropoutRng : null);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            throw Canceled(startOfEpoch);
+                        }
+                        Step(j, weightSum);
+                    }
+                }
+                else
+                {
+                    foreach (var block in _train.Blocks(blockRows, epoch, _o.Shuffle))
+                    {
+                        int n = block.Count;
+                        var ord = memory is not null || n == order.Length ? order : partialOrder is { } p && p.Length == n ? p : partialOrder = Enumerable.Range(0, n).ToArray();
+                        if (memory is null && _o.Shuffle && !fullBatch) rng.Shuffle(ord);
+                        bool stop = false;
+                        for (int start = 0; start < n; start += batchSize)
+                        {
+                            if (_ct.IsCancellationRequested) throw Canceled(startOfEpoch);
+                            if (!BudgetLeft) { budgetHit = true; stop = true; break; }
+                            if (!fullBatch) batch.Gather(block, ord.AsSpan(start, Math.Min(batchSize, n - start)));
+                            if (_o.Dropout > 0)
+                            {
+                                ws.DrawDropout(_o.Dropout, dropoutRng, batch.Rows);
+                                ws.DropoutActive = true;
+                            }
+                            double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
+                            if (!Step(j, batch.WeightSum)) { stop = true; break; }
+                        }
+                        if (stop) break;
+                    }
                 }
                 if (failure is null && !_net.IsFinite()) failure = "a weight became non-finite";
                 if (failure is not null)
@@ -288,12 +414,49 @@ public static class NetworkTrainer
             }
         }
 
+        private MiniBatch<T>? _blockBatch;
+        private T[]? _blockGradient;
+
+        /// <summary>
+        /// J and ∂J/∂θ over every row of a stream, summed block by block: Σ_b W_b·(J_b, g_b) / Σ_b W_b for the data term
+        /// (each block's mean weighted by its weight sum, which is the whole data's mean), then the penalty and its gradient
+        /// once. Returns J and the total weight. Throws <see cref="OperationCanceledException"/> between blocks.
+        /// </summary>
+        private (double Cost, double WeightSum) StreamedCostAndGradient(NetworkWorkspace<T> ws, Span<T> gradient, int blockRows, Random? dropoutRng)
+        {
+            gradient.Clear();
+            var g = _blockGradient ??= new T[_net.ParameterCount];
+            var mb = _blockBatch ??= new MiniBatch<T>();
+            double total = 0, weight = 0;
+            foreach (var block in _train.Blocks(blockRows, 0, false))
+            {
+                if (_ct.IsCancellationRequested) throw new OperationCanceledException(_ct);
+                mb.SetWhole(block);
+                if (mb.WeightSum == 0) continue;
+                if (dropoutRng is not null)
+                {
+                    ws.DrawDropout(_o.Dropout, dropoutRng, mb.Rows);
+                    ws.DropoutActive = true;
+                }
+                double j = Backpropagation.CostAndGradient(_net, mb, _o.Loss, Regularization.None, ws, g, _threads);
+                TensorPrimitives.MultiplyAdd(g, T.CreateTruncating(mb.WeightSum), gradient, gradient);
+                total += j * mb.WeightSum;
+                weight += mb.WeightSum;
+            }
+            if (weight == 0) throw new InvalidOperationException("The training stream's rows weigh nothing in total.");
+            TensorPrimitives.Multiply(gradient, T.CreateTruncating(1 / weight), gradient);
+            Backpropagation.AddPenaltyGradient(_net, _reg, gradient);
+            return (total / weight + Backpropagation.Penalty(_net, _reg), weight);
+        }
+
         private void RunLbfgs()
         {
             int n = _net.ParameterCount;
-            var ws = new NetworkWorkspace<T>(_net, _train.Count);
+            var memory = _train.Memory;
+            int blockRows = _train.BlockRows(1);
+            var ws = new NetworkWorkspace<T>(_net, blockRows);
             var gradient = new T[n];
-            var batch = MiniBatch<T>.Whole(_train);
+            var batch = memory is null ? null : MiniBatch<T>.Whole(memory);
             var x0 = new double[n];
             var lastGood = _net.Parameters.ToArray();
             for (int i = 0; i < n; i++) x0[i] = double.CreateTruncating(lastGood[i]);
@@ -303,7 +466,9 @@ public static class NetworkTrainer
                 if (_ct.IsCancellationRequested) throw new OperationCanceledException(_ct);
                 var p = _net.Parameters;
                 for (int i = 0; i < n; i++) p[i] = T.CreateTruncating(x[i]);
-                double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
+                double j = batch is not null
+                    ? Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads)
+                    : StreamedCostAndGradient(ws, gradient, blockRows, null).Cost;
                 _evaluations++;
                 for (int i = 0; i < n; i++) g[i] = double.CreateTruncating(gradient[i]);
                 // Past MaxCost the line search must treat the point as unusable, like an overflow.
@@ -354,8 +519,7 @@ public static class NetworkTrainer
         /// </summary>
         private string DescribeInitialCost(double cost)
         {
-            var ws = new NetworkWorkspace<T>(_net, Math.Min(_train.Count, 1024));
-            double data = Backpropagation.DataLoss(_net, _train, _o.Loss, _threads, ws);
+            double data = DataLoss();
             double penalty = Backpropagation.Penalty(_net, _reg);
             string parts = $"the initial cost J is {cost} (data loss {data:G4}, weight penalty {penalty:G4})";
             if (!double.IsFinite(penalty) || penalty > MaxCost)

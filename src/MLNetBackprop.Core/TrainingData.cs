@@ -63,6 +63,11 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
     internal int[]? SparseIndices => Indices ?? _sparseCopy?.Indices;
     internal T[]? SparseValues => Values ?? _sparseCopy?.Values;
 
+    /// <summary>Rows already validated (a mini-batch's buffers), wrapped without a check or a copy.</summary>
+    internal static TrainingData<T> Trusted(int count, int featureCount, int targetCount, T[]? dense, int[]? rowStart, int[]? indices,
+        T[]? values, T[] targets, T[]? weights) =>
+        new(count, featureCount, targetCount, dense, rowStart, indices, values, targets, weights);
+
     /// <summary>The same data without the compressed-row copy of dense features (tests and benchmarks compare the paths).</summary>
     internal TrainingData<T> WithoutSparseCopy() =>
         new(Count, FeatureCount, TargetCount, DenseFeatures, RowStart, Indices, Values, Targets, Weights);
@@ -117,6 +122,15 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
     internal T[] Targets { get; }
     internal T[]? Weights { get; }
 
+    /// <summary>Σ w_i over the rows (the row count when unweighted).</summary>
+    internal double WeightSum()
+    {
+        if (Weights is null) return Count;
+        double s = 0;
+        for (int i = 0; i < Count; i++) s += double.CreateTruncating(Weights[i]);
+        return s;
+    }
+
     /// <summary>The target row of example <paramref name="row"/>.</summary>
     public ReadOnlySpan<T> TargetRow(int row) => Targets.AsSpan(row * TargetCount, TargetCount);
 
@@ -160,6 +174,60 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
         int m = rowStart.Length - 1;
         if (indices.Length != values.Length || rowStart[m] != indices.Length)
             throw new ArgumentException($"rowStart ends at {rowStart[m]} but there are {indices.Length} indices and {values.Length} values.", nameof(rowStart));
+        CheckSparseRows(m, rowStart, indices, values, featureCount);
+        CheckTargetsAndWeights(m, targets, targetCount, weights);
+        return new TrainingData<T>(m, featureCount, targetCount, null, rowStart, indices, values, targets, weights);
+    }
+
+    /// <summary>
+    /// The first <paramref name="rowCount"/> dense rows of buffers that may be longer, used as they are (not copied): for
+    /// an <see cref="ITrainingDataStream{T}"/> that refills the same buffers block after block. Validated like
+    /// <see cref="FromDense(T[], int, T[], int, T[])"/> over those rows; no compressed-row copy is made.
+    /// </summary>
+    /// <exception cref="ArgumentException">A buffer is too short, or a value is not finite (the message names the row).</exception>
+    public static TrainingData<T> FromDenseRows(int rowCount, T[] features, int featureCount, T[] targets, int targetCount, T[]? weights = null)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
+        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
+        if (features.Length < (long)rowCount * featureCount)
+            throw new ArgumentException($"The feature buffer holds {features.Length} values, fewer than {rowCount} rows × {featureCount}.", nameof(features));
+        CheckTargetsAndWeights(rowCount, targets, targetCount, weights, exact: false);
+        for (int i = 0; i < rowCount * featureCount; i++)
+            if (!T.IsFinite(features[i]))
+                throw new ArgumentException($"Feature {i % featureCount} of row {i / featureCount} is {features[i]}; features must be finite.", nameof(features));
+        return new TrainingData<T>(rowCount, featureCount, targetCount, features, null, null, null, targets, weights);
+    }
+
+    /// <summary>
+    /// The first <paramref name="rowCount"/> compressed rows of buffers that may be longer, used as they are (not copied):
+    /// the sparse counterpart of <see cref="FromDenseRows"/>, validated like
+    /// <see cref="FromSparse(int[], int[], T[], int, T[], int, T[])"/> over those rows.
+    /// </summary>
+    /// <exception cref="ArgumentException">The structure is inconsistent or a value is not finite (the message names the row).</exception>
+    public static TrainingData<T> FromSparseRows(int rowCount, int[] rowStart, int[] indices, T[] values, int featureCount, T[] targets, int targetCount,
+        T[]? weights = null)
+    {
+        ArgumentNullException.ThrowIfNull(rowStart);
+        ArgumentNullException.ThrowIfNull(indices);
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
+        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
+        if (rowStart.Length < rowCount + 1 || rowStart[0] != 0)
+            throw new ArgumentException($"rowStart must have at least {rowCount} + 1 entries starting at 0.", nameof(rowStart));
+        if (indices.Length < rowStart[rowCount] || values.Length < rowStart[rowCount])
+            throw new ArgumentException($"rowStart ends at {rowStart[rowCount]} but there are {indices.Length} indices and {values.Length} values.", nameof(rowStart));
+        CheckSparseRows(rowCount, rowStart, indices, values, featureCount);
+        CheckTargetsAndWeights(rowCount, targets, targetCount, weights, exact: false);
+        return new TrainingData<T>(rowCount, featureCount, targetCount, null, rowStart, indices, values, targets, weights);
+    }
+
+    private static void CheckSparseRows(int m, int[] rowStart, int[] indices, T[] values, int featureCount)
+    {
         for (int r = 0; r < m; r++)
         {
             if (rowStart[r + 1] < rowStart[r])
@@ -174,20 +242,18 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
                 prev = indices[k];
             }
         }
-        CheckTargetsAndWeights(m, targets, targetCount, weights);
-        return new TrainingData<T>(m, featureCount, targetCount, null, rowStart, indices, values, targets, weights);
     }
 
-    private static void CheckTargetsAndWeights(int m, T[] targets, int targetCount, T[]? weights)
+    private static void CheckTargetsAndWeights(int m, T[] targets, int targetCount, T[]? weights, bool exact = true)
     {
         if (m == 0) throw new ArgumentException("The training data has no rows.", nameof(targets));
-        if (targets.Length != (long)m * targetCount)
+        if (exact ? targets.Length != (long)m * targetCount : targets.Length < (long)m * targetCount)
             throw new ArgumentException($"Expected {m} × {targetCount} = {(long)m * targetCount} targets, got {targets.Length}.", nameof(targets));
-        for (int i = 0; i < targets.Length; i++)
+        for (int i = 0; i < m * targetCount; i++)
             if (!T.IsFinite(targets[i]))
                 throw new ArgumentException($"Target {i % targetCount} of row {i / targetCount} is {targets[i]}; targets must be finite.", nameof(targets));
         if (weights is null) return;
-        if (weights.Length != m)
+        if (exact ? weights.Length != m : weights.Length < m)
             throw new ArgumentException($"Expected {m} example weights, got {weights.Length}.", nameof(weights));
         T sum = T.Zero;
         for (int i = 0; i < m; i++)
@@ -196,7 +262,8 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
                 throw new ArgumentException($"The weight of row {i} is {weights[i]}; weights must be finite and non-negative.", nameof(weights));
             sum += weights[i];
         }
-        if (!(sum > T.Zero)) throw new ArgumentException("The example weights sum to zero.", nameof(weights));
+        // A block of a stream may weigh zero (all its rows in a class weighted 0); a whole data set may not.
+        if (exact && !(sum > T.Zero)) throw new ArgumentException("The example weights sum to zero.", nameof(weights));
     }
 
     /// <summary>A new data set holding the given rows, in that order (copied).</summary>
