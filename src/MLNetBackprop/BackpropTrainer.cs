@@ -81,17 +81,52 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
 
         var task = cols.Task;
         bool vectorOutput = task == BackpropTask.MulticlassClassification || cols.Label.Type is VectorDataViewType;
-        var train = TrainingSetReader.Read(trainData, cols, "training data", cts.Token, o.SkipInvalidRows);
+        int k = cols.OutputCount;
+        if (o.ClassWeights is not null || o.BalanceClasses) CheckClassWeights(task, k, o);
+        int seed = o.Seed ?? _host.Rand.Next();
+
+        // In memory, or streamed from the view every epoch when it would not fit (DataLoading, MemoryBudgetBytes).
+        var (streamed, loading) = ChooseDataLoading(trainData, cols, o);
+        TrainingSetReader? train = null;
+        DataViewTrainingStream? stream = null;
+        if (!streamed)
+        {
+            train = o.DataLoading == DataLoadingMode.Auto && trainData.GetRowCount() is null
+                ? TrainingSetReader.ReadWithin(trainData, cols, "training data", cts.Token, o.SkipInvalidRows, Budget(o) / InMemoryCopies)
+                : TrainingSetReader.Read(trainData, cols, "training data", cts.Token, o.SkipInvalidRows);
+            if (train is null)
+            {
+                streamed = true;
+                loading = string.Create(CultureInfo.InvariantCulture,
+                    $"streaming: the view does not know its row count, and the rows read passed the memory budget of {Budget(o) / 1048576.0:F0} MiB");
+            }
+        }
+        if (streamed)
+        {
+            // The optimizer and early stopping are settled before the scan, which holds the validation rows out.
+            long? known = trainData.GetRowCount();
+            o.Optimizer ??= known is { } r && r <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
+            o.EarlyStopping ??= validationData is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
+            double holdOut = o.EarlyStopping == true && validationData is null ? o.ValidationFraction : 0;
+            stream = DataViewTrainingStream.Open(trainData, cols, o, seed, holdOut, cts.Token);
+            if (holdOut > 0 && stream.Validation is null)
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"Early stopping needs held-out rows, and none of the {stream.Count} streamed training rows was drawn (ValidationFraction = {o.ValidationFraction}): pass validation data to Fit, or set EarlyStopping = false."),
+                    nameof(trainData));
+        }
         var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token, o.SkipInvalidRows);
 
-        int k = cols.OutputCount;
-        if (o.ClassWeights is not null || o.BalanceClasses)
+        if (train is not null && (o.ClassWeights is not null || o.BalanceClasses))
             ApplyClassWeights(train, task, k, o);
         float[] mean = [], scale = [];
         if (task == BackpropTask.Regression)
         {
-            (mean, scale) = TargetStatistics(train, k, o.StandardizeTargets);
-            Standardize(train.Targets, mean, scale);
+            if (train is not null)
+            {
+                (mean, scale) = TargetStatistics(train, k, o.StandardizeTargets);
+                Standardize(train.Targets, mean, scale);
+            }
+            else (mean, scale) = stream!.TargetScaling;
             if (validation is not null) Standardize(validation.Targets, mean, scale);
         }
 
@@ -109,7 +144,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
                 $"The option OutputActivation = {outputActivation} does not fit multiclass classification, which needs Softmax or Sigmoid.");
         var loss = o.Loss ?? (task == BackpropTask.Regression ? LossFunction.SquaredError : LossFunction.CrossEntropy);
 
-        int seed = o.Seed ?? _host.Rand.Next();
         o.Seed = seed;
         o.Task = task;
         o.OutputActivation = outputActivation;
@@ -125,16 +159,21 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var network = new NeuralNetwork<float>(sizes, activations);
         network.Initialize(seed);
 
-        var trainingData = ToTrainingData(train);
-        var validationSet = validation is null ? null : ToTrainingData(validation);
+        var trainingData = train is null ? null : ToTrainingData(train);
+        var validationSet = validation is not null ? ToTrainingData(validation) : stream?.Validation;
+        int rows = trainingData?.Count ?? (int)Math.Min(stream!.Count, int.MaxValue);
         using var ch = _host.Start("Backprop");
+        ch.Info(MessageSensitivity.None, "Backprop: data loading: " + loading + ".");
         foreach (var (reader, role) in new[] { (train, "training data"), (validation, "validation data") })
             if (reader is { Skipped: > 0 })
                 ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
                     $"Backprop: skipped {reader.Skipped} invalid row(s) of the {role}, kept {reader.Count}. First: {reader.FirstSkipReason}"));
-        o.Optimizer ??= trainingData.Count <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
+        if (stream is { Skipped: > 0 })
+            ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+                $"Backprop: skipped {stream.Skipped} invalid row(s) of the training data, kept {stream.Count + (stream.Validation?.Count ?? 0)}. First: {stream.FirstSkipReason}"));
+        o.Optimizer ??= rows <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
         o.EarlyStopping ??= validationSet is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
-        var coreOptions = ToCoreOptions(o, trainingData.Count, loss, ch);
+        var coreOptions = ToCoreOptions(o, rows, loss, ch);
         var logEpoch = coreOptions.EpochCompleted;
         coreOptions.EpochCompleted = r =>
         {
@@ -142,27 +181,28 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
         };
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
-            $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {trainingData.Count} training rows ({(train.IsSparse ? "sparse" : "dense")}), " +
+            $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{trainingData.Count} training rows ({(train!.IsSparse ? "sparse" : "dense")})" : $"{stream!.Count} training rows (streamed)")}, " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
 
-        bool searchL2 = o.L2Regularization is null && validationSet is null && o.Optimizer == OptimizerKind.Lbfgs
-            && trainingData.Count <= o.WeightDecaySearchMaxRows
-            && trainingData.Count >= 2 * o.WeightDecayFolds && (long)trainingData.Count * network.ParameterCount <= SearchMaxWork;
+        bool searchL2 = o.L2Regularization is null && validationSet is null && o.Optimizer == OptimizerKind.Lbfgs && stream is null
+            && rows <= o.WeightDecaySearchMaxRows
+            && rows >= 2 * o.WeightDecayFolds && (long)rows * network.ParameterCount <= SearchMaxWork;
         if (o.L2Regularization is null && !searchL2)
         {
-            string why = validationSet is not null ? "a validation set was given"
+            string why = stream is not null ? "the training data is streamed (the search's folds need the rows in memory)"
+                : validationSet is not null ? "a validation set was given"
                 : o.Optimizer != OptimizerKind.Lbfgs ? FormattableString.Invariant($"the optimizer is {o.Optimizer} (the search runs with L-BFGS, which converges; the others stop early on held-out rows)")
-                : trainingData.Count > o.WeightDecaySearchMaxRows ? FormattableString.Invariant($"{trainingData.Count} training rows are more than WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows}")
-                : trainingData.Count < 2 * o.WeightDecayFolds ? FormattableString.Invariant($"{trainingData.Count} training rows are too few for {o.WeightDecayFolds} folds")
-                : FormattableString.Invariant($"{trainingData.Count} rows × {network.ParameterCount} parameters is more work than the search's limit ({SearchMaxWork:G3})");
+                : rows > o.WeightDecaySearchMaxRows ? FormattableString.Invariant($"{rows} training rows are more than WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows}")
+                : rows < 2 * o.WeightDecayFolds ? FormattableString.Invariant($"{rows} training rows are too few for {o.WeightDecayFolds} folds")
+                : FormattableString.Invariant($"{rows} rows × {network.ParameterCount} parameters is more work than the search's limit ({SearchMaxWork:G3})");
             ch.Info(MessageSensitivity.None, FormattableString.Invariant($"Backprop: weight decay λ = {FixedL2:G3}, not searched: {why}."));
         }
         TrainingResult<float> result;
         try
         {
-            result = searchL2
-                ? WeightDecaySearch.Run(network, trainingData, coreOptions, SearchOptions(o), cts.Token)
-                : NetworkTrainer.Train(network, trainingData, coreOptions, validationSet, cts.Token);
+            result = stream is not null ? NetworkTrainer.Train(network, stream, coreOptions, validationSet, cts.Token)
+                : searchL2 ? WeightDecaySearch.Run(network, trainingData!, coreOptions, SearchOptions(o), cts.Token)
+                : NetworkTrainer.Train(network, trainingData!, coreOptions, validationSet, cts.Token);
         }
         catch (TrainingCanceledException<float> canceled)
         {
@@ -281,6 +321,14 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             throw new ArgumentOutOfRangeException(nameof(o.Activation), o.Activation, $"The option Activation = {o.Activation} is not a hidden-layer activation.");
         if (o.OutputActivation is { } oa && !Enum.IsDefined(oa))
             throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation.");
+        if (!Enum.IsDefined(o.DataLoading))
+            throw new ArgumentOutOfRangeException(nameof(o.DataLoading), o.DataLoading, $"The option DataLoading = {o.DataLoading} is not a defined mode.");
+        if (o.MemoryBudgetBytes is < 1)
+            throw new ArgumentOutOfRangeException(nameof(o.MemoryBudgetBytes), o.MemoryBudgetBytes, $"The option MemoryBudgetBytes = {o.MemoryBudgetBytes} must be positive (or null for a quarter of the available memory).");
+        if (o.StreamingBlockRows < 1)
+            throw new ArgumentOutOfRangeException(nameof(o.StreamingBlockRows), o.StreamingBlockRows, $"The option StreamingBlockRows = {o.StreamingBlockRows} must be at least 1.");
+        if (o.StreamingValidationMaxRows < 1)
+            throw new ArgumentOutOfRangeException(nameof(o.StreamingValidationMaxRows), o.StreamingValidationMaxRows, $"The option StreamingValidationMaxRows = {o.StreamingValidationMaxRows} must be at least 1.");
         if (o.LbfgsMaxRows < 0) throw new ArgumentOutOfRangeException(nameof(o.LbfgsMaxRows), o.LbfgsMaxRows, $"The option LbfgsMaxRows = {o.LbfgsMaxRows} must be non-negative.");
         if (o.ClassWeights is { } cw)
             for (int i = 0; i < cw.Length; i++)
@@ -314,7 +362,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     /// Multiplies each training row's weight by its class's: <see cref="BackpropTrainerOptions.ClassWeights"/> and, with
     /// <see cref="BackpropTrainerOptions.BalanceClasses"/>, m / (K · m_c).
     /// </summary>
-    private static void ApplyClassWeights(TrainingSetReader train, BackpropTask task, int k, BackpropTrainerOptions o)
+    private static void CheckClassWeights(BackpropTask task, int k, BackpropTrainerOptions o)
     {
         if (task == BackpropTask.Regression)
             throw new ArgumentException(
@@ -324,6 +372,11 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (o.ClassWeights is { } given && given.Length != classes)
             throw new ArgumentOutOfRangeException(nameof(o.ClassWeights), string.Create(CultureInfo.InvariantCulture,
                 $"The option ClassWeights has {given.Length} entries; the label '{o.LabelColumnName}' has {classes} classes{(classes == 2 ? " ([false, true])" : "")}."));
+    }
+
+    private static void ApplyClassWeights(TrainingSetReader train, BackpropTask task, int k, BackpropTrainerOptions o)
+    {
+        int classes = task == BackpropTask.BinaryClassification ? 2 : k;
         var cls = new int[train.Count];
         var counts = new long[classes];
         for (int i = 0; i < train.Count; i++)
@@ -345,6 +398,31 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             throw new ArgumentException("With the class weights, the training rows' weights sum to zero: give a class present in the training data a positive weight.",
                 o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
         train.Weights = w;
+    }
+
+    /// <summary>The in-memory path holds the rows about twice: as read, and the copy early stopping's split makes.</summary>
+    private const int InMemoryCopies = 2;
+
+    /// <summary>The memory budget for the training set: the option, or a quarter of what the GC says this process may use.</summary>
+    private static long Budget(BackpropTrainerOptions o) => o.MemoryBudgetBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;
+
+    /// <summary>Whether to stream, and why (for the log).</summary>
+    private static (bool Streamed, string Why) ChooseDataLoading(IDataView data, ColumnBinding cols, BackpropTrainerOptions o)
+    {
+        switch (o.DataLoading)
+        {
+            case DataLoadingMode.InMemory: return (false, "in memory (DataLoading = InMemory)");
+            case DataLoadingMode.Streaming: return (true, "streaming (DataLoading = Streaming)");
+        }
+        long budget = Budget(o);
+        string mib = string.Create(CultureInfo.InvariantCulture, $"{budget / 1048576.0:F0} MiB");
+        if (data.GetRowCount() is not { } rows)
+            return (false, $"in memory while the rows read fit the budget of {mib} (the view does not know its row count)");
+        double estimate = (double)rows * (cols.FeatureCount + cols.OutputCount + 1) * sizeof(float) * InMemoryCopies;
+        string size = string.Create(CultureInfo.InvariantCulture, $"{rows} rows, about {estimate / 1048576.0:F0} MiB in memory");
+        return estimate > budget
+            ? (true, $"streaming ({size}, more than the budget of {mib})")
+            : (false, $"in memory ({size}, within the budget of {mib})");
     }
 
     /// <summary>λ when <see cref="BackpropTrainerOptions.L2Regularization"/> is null and no search runs.</summary>

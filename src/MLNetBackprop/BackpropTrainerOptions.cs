@@ -238,6 +238,36 @@ public sealed class BackpropTrainerOptions
     /// </summary>
     public bool SkipInvalidRows { get; set; }
 
+    /// <summary>
+    /// Whether the training rows are copied into memory or read from the IDataView block by block every epoch (data larger
+    /// than memory). <see cref="DataLoadingMode.Auto"/> (the default) streams when the training set's estimated in-memory
+    /// size passes <see cref="MemoryBudgetBytes"/>, and says which and why in MLContext.Log.
+    /// </summary>
+    public DataLoadingMode DataLoading { get; set; } = DataLoadingMode.Auto;
+
+    /// <summary>
+    /// The memory the training set may take in memory, in bytes, for <see cref="DataLoadingMode.Auto"/>: the estimate is rows ×
+    /// (features + outputs + 1) × 4 bytes × 2 (the rows as read, plus the copy early stopping's split makes). Null (the default)
+    /// is a quarter of the memory this process may use (<c>GC.GetGCMemoryInfo().TotalAvailableMemoryBytes</c>, which honours
+    /// container limits and <c>DOTNET_GCHeapHardLimit</c>). A view that does not know its row count is read into memory until
+    /// the budget is reached, then streamed.
+    /// </summary>
+    public long? MemoryBudgetBytes { get; set; }
+
+    /// <summary>
+    /// Streaming: rows per block, the unit read from the view and the window mini-batches are shuffled within (rounded to a
+    /// multiple of the batch size). Memory is about block rows × (features + outputs + 1) × 4 bytes. Rows further apart than
+    /// a block are not mixed unless the view shuffles itself (ML.NET's binary .idv files do, by blocks, when asked with a
+    /// seed): data sorted by label should be shuffled once on disk, or streamed with a larger block. Default 65,536.
+    /// </summary>
+    public int StreamingBlockRows { get; set; } = 65_536;
+
+    /// <summary>
+    /// Streaming with early stopping and no validation data: at most this many rows are held out (a seeded
+    /// <see cref="ValidationFraction"/> of the rows, chosen by row id, kept in memory). Default 100,000.
+    /// </summary>
+    public int StreamingValidationMaxRows { get; set; } = 100_000;
+
     /// <summary>Cancels training (checked before every mini-batch), as <c>MLContext.CancelExecution()</c> does. Default none.</summary>
     public CancellationToken CancellationToken { get; set; }
 

@@ -28,6 +28,9 @@ internal sealed class GrowableBuffer<T>(long capacity)
 
     public void Clear() => Count = 0;
 
+    /// <summary>The backing array (its first <see cref="Count"/> items are the buffer's), for views that must not copy.</summary>
+    public T[] Buffer => _items;
+
     /// <summary>The items as an array of exactly <see cref="Count"/> elements (the buffer itself when it is full).</summary>
     public T[] ToArray()
     {

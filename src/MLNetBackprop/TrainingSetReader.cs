@@ -50,47 +50,42 @@ internal sealed class TrainingSetReader
     public static TrainingSetReader Read(IDataView data, ColumnBinding cols, string role, CancellationToken ct, bool skipInvalidRows = false)
     {
         var reader = new TrainingSetReader(cols.FeatureCount, cols.OutputCount);
-        reader.ReadAll(data, cols, role, ct, skipInvalidRows);
+        reader.ReadAll(data, cols, role, ct, skipInvalidRows, maxBytes: null);
         return reader;
     }
 
-    private void ReadAll(IDataView data, ColumnBinding cols, string role, CancellationToken ct, bool skip)
+    /// <summary>
+    /// Like <see cref="Read"/>, but gives up (returns null) as soon as the rows read take more than
+    /// <paramref name="maxBytes"/>: for a view that does not know its row count, whether it fits is learnt by reading.
+    /// </summary>
+    public static TrainingSetReader? ReadWithin(IDataView data, ColumnBinding cols, string role, CancellationToken ct, bool skipInvalidRows, long maxBytes)
+    {
+        var reader = new TrainingSetReader(cols.FeatureCount, cols.OutputCount);
+        reader.ReadAll(data, cols, role, ct, skipInvalidRows, maxBytes);
+        return reader.OverBudget ? null : reader;
+    }
+
+    private bool OverBudget { get; set; }
+
+    private void ReadAll(IDataView data, ColumnBinding cols, string role, CancellationToken ct, bool skip, long? maxBytes)
     {
         int n = FeatureCount, k = TargetCount;
-        var needed = new List<DataViewSchema.Column> { cols.Features, cols.Label };
-        if (cols.Weight is { } wc) needed.Add(wc);
-        using var cursor = data.GetRowCursor(needed);
-        var featureGetter = cursor.GetGetter<VBuffer<float>>(cols.Features);
-        var labelReader = MakeLabelReader(cursor, cols);
-        var weightGetter = cols.Weight is { } w ? cursor.GetGetter<float>(w) : null;
+        using var rows = new RowReader(data, cols, role, shuffle: null, withIds: false);
+        var target = rows.Target;
 
-        // Pre-sized when the view knows its row count (exact for dense rows: no growth and no final copy).
+        // Pre-sized when the view knows its row count (exact for dense rows: no growth and no final copy), unless that
+        // is more than the memory budget allows: then the reader grows as it goes and gives up at the budget.
         long expectedRows = data.GetRowCount() ?? 1024;
+        if (maxBytes is { } budget && expectedRows * (n + k + 1L) * sizeof(float) > budget) expectedRows = 1024;
         var dense = new GrowableBuffer<float>(expectedRows * n);
         GrowableBuffer<int>? rowStart = null, indices = null;
         GrowableBuffer<float>? values = null;
         var targets = new GrowableBuffer<float>(expectedRows * k);
-        var weights = weightGetter is null ? null : new GrowableBuffer<float>(expectedRows);
-        var features = default(VBuffer<float>);
-        var target = new float[k];
-        string fname = cols.Features.Name;
-        long row = -1;
-        while (cursor.MoveNext())
+        var weights = cols.Weight is null ? null : new GrowableBuffer<float>(expectedRows);
+        while (rows.MoveNext(ct))
         {
-            row++;
-            if ((row & 1023) == 0) ct.ThrowIfCancellationRequested();
-            featureGetter(ref features);
-            if (features.Length != n)
-                throw new InvalidOperationException($"Column '{fname}' row {row} has {features.Length} slots; the column type says {n}.");
             // Validate the whole row (features, label, weight) before keeping any of it, so a skipped row leaves no trace.
-            string? problem = CheckFeatures(features, fname, row, role) ?? labelReader(row, target);
-            float wt = 1;
-            if (problem is null && weightGetter is not null)
-            {
-                weightGetter(ref wt);
-                if (!float.IsFinite(wt) || wt < 0)
-                    problem = $"Column '{cols.Weight!.Value.Name}' row {row} is {wt.ToString(System.Globalization.CultureInfo.InvariantCulture)} in the {role}; example weights must be finite and non-negative.";
-            }
+            string? problem = rows.Read();
             if (problem is not null)
             {
                 if (!skip) throw new InvalidOperationException(problem + " Set SkipInvalidRows to drop such rows instead.");
@@ -98,7 +93,14 @@ internal sealed class TrainingSetReader
                 FirstSkipReason ??= problem;
                 continue;
             }
-
+            if (maxBytes is { } limit && (Count & 1023) == 0
+                && ((long)dense.Count + (rowStart?.Count ?? 0) + 2L * (indices?.Count ?? 0) + targets.Count + (weights?.Count ?? 0)) * sizeof(float) > limit)
+            {
+                OverBudget = true;
+                return;
+            }
+            var features = rows.Features;
+            float wt = rows.Weight;
             var vals = features.GetValues();
             if (features.IsDense)
             {
@@ -164,6 +166,90 @@ internal sealed class TrainingSetReader
             }
             rowStart!.Add(indices!.Count);
         }
+    }
+
+    /// <summary>
+    /// One cursor over the feature, label and weight columns, reading and checking one row at a time: the in-memory
+    /// reader and the stream (<see cref="DataViewTrainingStream"/>) read rows through it, so both name a bad value the
+    /// same way. The row number is the position in the view (its row id, when the cursor shuffles).
+    /// </summary>
+    internal sealed class RowReader : IDisposable
+    {
+        private readonly DataViewRowCursor _cursor;
+        private readonly ValueGetter<VBuffer<float>> _featureGetter;
+        private readonly LabelReader _labelReader;
+        private readonly ValueGetter<float>? _weightGetter;
+        private readonly ValueGetter<DataViewRowId>? _idGetter;
+        private readonly ColumnBinding _cols;
+        private readonly string _role;
+        private VBuffer<float> _features;
+        private DataViewRowId _id;
+
+        public RowReader(IDataView data, ColumnBinding cols, string role, Random? shuffle, bool withIds)
+        {
+            _cols = cols;
+            _role = role;
+            var needed = new List<DataViewSchema.Column> { cols.Features, cols.Label };
+            if (cols.Weight is { } wc) needed.Add(wc);
+            _cursor = shuffle is null ? data.GetRowCursor(needed) : data.GetRowCursor(needed, shuffle);
+            _featureGetter = _cursor.GetGetter<VBuffer<float>>(cols.Features);
+            _labelReader = MakeLabelReader(_cursor, cols);
+            _weightGetter = cols.Weight is { } w ? _cursor.GetGetter<float>(w) : null;
+            _idGetter = withIds ? _cursor.GetIdGetter() : null;
+            Target = new float[cols.OutputCount];
+        }
+
+        /// <summary>Index of the current row in this cursor's order (−1 before the first).</summary>
+        public long Row { get; private set; } = -1;
+
+        /// <summary>The current row's features (valid after <see cref="Read"/>).</summary>
+        public VBuffer<float> Features => _features;
+
+        /// <summary>The current row's target vector (valid after <see cref="Read"/>).</summary>
+        public float[] Target { get; }
+
+        /// <summary>The current row's example weight, 1 without a weight column (valid after <see cref="Read"/>).</summary>
+        public float Weight { get; private set; } = 1;
+
+        /// <summary>The current row's id, stable across cursors (only when made with ids).</summary>
+        public DataViewRowId Id
+        {
+            get
+            {
+                _idGetter!(ref _id);
+                return _id;
+            }
+        }
+
+        public bool MoveNext(CancellationToken ct)
+        {
+            if (!_cursor.MoveNext()) return false;
+            Row++;
+            if ((Row & 1023) == 0) ct.ThrowIfCancellationRequested();
+            return true;
+        }
+
+        /// <summary>Reads and checks the current row; returns what is wrong with it (for the message), or null.</summary>
+        /// <exception cref="InvalidOperationException">The feature vector has another size than its column type says.</exception>
+        public string? Read()
+        {
+            _featureGetter(ref _features);
+            int n = _cols.FeatureCount;
+            if (_features.Length != n)
+                throw new InvalidOperationException($"Column '{_cols.Features.Name}' row {Row} has {_features.Length} slots; the column type says {n}.");
+            string? problem = CheckFeatures(_features, _cols.Features.Name, Row, _role) ?? _labelReader(Row, Target);
+            float wt = 1;
+            if (problem is null && _weightGetter is not null)
+            {
+                _weightGetter(ref wt);
+                if (!float.IsFinite(wt) || wt < 0)
+                    problem = $"Column '{_cols.Weight!.Value.Name}' row {Row} is {wt.ToString(System.Globalization.CultureInfo.InvariantCulture)} in the {_role}; example weights must be finite and non-negative.";
+            }
+            Weight = wt;
+            return problem;
+        }
+
+        public void Dispose() => _cursor.Dispose();
     }
 
     private static string? CheckFeatures(in VBuffer<float> features, string column, long row, string role)

@@ -145,7 +145,7 @@ public static class Datasets
         return ml.Data.LoadFromEnumerable(rows, SchemaFor<DenseRow>(ml, featureCount));
     }
 
-    private static SchemaDefinition SchemaFor<T>(MLContext ml, int featureCount)
+    internal static SchemaDefinition SchemaFor<T>(MLContext ml, int featureCount)
     {
         var schema = SchemaDefinition.Create(typeof(T));
         schema["Features"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, featureCount);
