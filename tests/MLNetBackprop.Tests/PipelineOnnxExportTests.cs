@@ -221,6 +221,29 @@ public sealed class PipelineOnnxExportTests(ITestOutputHelper output)
         Assert.DoesNotContain(session.OutputMetadata.Keys, k => k == "Score");
     }
 
+    [Fact]
+    public void GraphThatComputesOtherScores_IsCaughtByTheExportsCheckAgainstTransform()
+    {
+        // The export runs its graph in ONNX Runtime on the first rows of the data and compares with Transform before it
+        // writes anything. Here the check is handed the graph of a network trained for 1 epoch where Transform runs one
+        // trained for 30: it must refuse, naming the column and the row.
+        var ml = new MLContext(seed: 1);
+        var data = Datasets.Housing(ml);
+        ITransformer Fit(int epochs) => ml.Transforms.NormalizeMeanVariance("Features")
+            .Append(ml.Regression.Trainers.Backprop(hiddenLayers: [8], maxEpochs: epochs))
+            .Fit(data);
+        var trained = Fit(30);
+        var other = Fit(1);
+        using var stream = new MemoryStream();
+        ml.Backprop().ExportOnnx(other, data, stream);
+        MLNetBackprop.Onnx.PipelineOnnxCheck.Check(stream.ToArray(), other, BackpropTask.Regression, data); // its own model: agrees
+
+        var e = Assert.Throws<NotSupportedException>(() =>
+            MLNetBackprop.Onnx.PipelineOnnxCheck.Check(stream.ToArray(), trained, BackpropTask.Regression, data));
+        Assert.Contains("computes Score", e.Message);
+        Assert.Contains("row 0 of the data where Transform gives", e.Message);
+    }
+
     private static double Diff(float expected, float actual) => Math.Abs(expected - actual) / Math.Max(1, Math.Abs(expected));
 
     private static InferenceSession Export(MLContext ml, ITransformer model, IDataView data)
