@@ -194,6 +194,33 @@ public sealed class BackpropCatalog
         transformer.ExportOnnx(stream);
     }
 
+    /// <summary>
+    /// Writes a whole fitted pipeline that ends in a <see cref="BackpropTransformer"/> as one ONNX model: the transforms
+    /// before the network as ML.NET's own ONNX converter exports them, wired to the network's graph (see
+    /// <see cref="BackpropTransformer.ExportOnnx(Stream)"/>). Its inputs are the raw columns the featurization reads (float
+    /// columns as [N, width], as ML.NET's converter writes them); its outputs are the network's columns, named as in
+    /// <c>Transform</c>'s output: Score, and Probability and PredictedLabel for binary classification, PredictedLabel (the
+    /// 0-based class index, int64) for multiclass. Use this instead of <c>mlContext.Model.ConvertToOnnx</c>, which cannot
+    /// see into this library's transformer and writes a graph without the network.
+    /// </summary>
+    /// <param name="model">The fitted pipeline (nested chains are opened); it must hold exactly one
+    /// <see cref="BackpropTransformer"/>, with nothing after it.</param>
+    /// <param name="inputData">Data with the pipeline's input schema (ML.NET's converter reads its schema).</param>
+    /// <param name="stream">Where to write; left open. Nothing is written when the export fails.</param>
+    /// <exception cref="ArgumentException">The model holds no <see cref="BackpropTransformer"/> (e.g. it was read back with
+    /// <c>MLContext.Model.Load</c>: read it with <see cref="LoadModel(string, out DataViewSchema, TimeSpan?)"/>), or the
+    /// transforms before it do not produce the feature column the network reads.</exception>
+    /// <exception cref="NotSupportedException">A transform follows the network; more than one network; or ML.NET's
+    /// converter cannot export a transform before the network (the message names the transforms and the converter's
+    /// reason).</exception>
+    public void ExportOnnx(ITransformer model, IDataView inputData, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputData);
+        ArgumentNullException.ThrowIfNull(stream);
+        stream.Write(Onnx.PipelineOnnxExport.Export(model, inputData));
+    }
+
     private MLContext Context => Environment as MLContext ?? new MLContext();
 }
 

@@ -85,6 +85,9 @@ public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<Ba
     /// outputs Score, and for binary classification Probability and PredictedLabel (bool), for multiclass
     /// PredictedLabel (int64, the 0-based class index). See the README for the graph.
     /// </summary>
+    /// <remarks>The graph is the network alone: it reads the feature column as the transforms before the network leave it
+    /// (normalized, concatenated…). To serve from raw columns, export the whole fitted pipeline with
+    /// <see cref="BackpropCatalog.ExportOnnx(ITransformer, IDataView, Stream)"/>.</remarks>
     /// <param name="stream">Where to write; left open.</param>
     public void ExportOnnx(Stream stream)
     {

@@ -30,8 +30,16 @@ internal static class OnnxExport
     public static Names Standard(string featureColumnName) =>
         new(featureColumnName, OutputSchema.Score, OutputSchema.Probability, OutputSchema.PredictedLabel);
 
-    public static byte[] Write(BackpropModelParameters model, Names names, OnnxLayout layout, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>The oldest opset <see cref="Write"/> can target: every operator it uses has had its present meaning since 9.</summary>
+    public const int OldestOpset = 9;
+
+    /// <param name="opset">The default opset version to declare (and to write ReduceSum for: its axes became an input in
+    /// 13); between <see cref="OldestOpset"/> and <see cref="Opset"/>. Older than 13 only when composed with ML.NET's own
+    /// export, which writes at most opset 12.</param>
+    public static byte[] Write(BackpropModelParameters model, Names names, OnnxLayout layout, IReadOnlyDictionary<string, string>? metadata = null,
+        int opset = Opset)
     {
+        if (opset is < OldestOpset or > Opset) throw new ArgumentOutOfRangeException(nameof(opset), opset, $"The opset must be {OldestOpset} to {Opset}.");
         var net = model.Network;
         int d = net.InputSize, k = net.OutputSize;
         bool row = layout == OnnxLayout.Row;
@@ -68,7 +76,7 @@ internal static class OnnxExport
             {
                 // The outputs are compared with the library's own to 1e-6 relative; ONNX Runtime's Sigmoid and Softmax
                 // kernels use approximations that are off by up to ~1e-5 relative on small probabilities, its Exp is not.
-                PreciseOutputActivation(f, z, a, nodes, initializers, Fresh);
+                PreciseOutputActivation(f, z, a, nodes, initializers, Fresh, opset);
                 x = a;
                 continue;
             }
@@ -153,7 +161,7 @@ internal static class OnnxExport
             .Int(5, 1)
             .String(6, $"Multi-layer perceptron {string.Join("-", net.LayerSizes)} ({model.Task}) trained by backpropagation.")
             .Message(7, graph)
-            .Message(8, new ProtoWriter().String(1, "").Int(2, Opset));
+            .Message(8, new ProtoWriter().String(1, "").Int(2, opset));
         if (metadata is not null)
             foreach (var (key, value) in metadata)
                 modelProto.Message(14, new ProtoWriter().String(1, key).String(2, value));
@@ -162,7 +170,7 @@ internal static class OnnxExport
 
     /// <summary>Sigmoid as 1 / (1 + exp(−z)); softmax as exp(z − max z) / Σ exp(z − max z) over the last axis.</summary>
     private static void PreciseOutputActivation(Activation f, string z, string a, List<ProtoWriter> nodes, List<ProtoWriter> initializers,
-        Func<string, string> fresh)
+        Func<string, string> fresh, int opset)
     {
         if (f == Activation.Sigmoid)
         {
@@ -175,12 +183,20 @@ internal static class OnnxExport
         }
         else
         {
-            initializers.Add(Int64Tensor("last_axis", [-1]));
             string max = fresh("max"), shifted = fresh("shifted"), exp = fresh("exp"), sum = fresh("sum");
             nodes.Add(Node("ReduceMax", [z], [max], Attr.Ints("axes", [-1]), Attr.Int("keepdims", 1)));
             nodes.Add(Node("Sub", [z, max], [shifted]));
             nodes.Add(Node("Exp", [shifted], [exp]));
-            nodes.Add(Node("ReduceSum", [exp, "last_axis"], [sum], Attr.Int("keepdims", 1)));
+            if (opset >= 13)
+            {
+                initializers.Add(Int64Tensor("last_axis", [-1]));
+                nodes.Add(Node("ReduceSum", [exp, "last_axis"], [sum], Attr.Int("keepdims", 1)));
+            }
+            else
+            {
+                // Before opset 13 ReduceSum takes its axes as an attribute, as ReduceMax still does.
+                nodes.Add(Node("ReduceSum", [exp], [sum], Attr.Ints("axes", [-1]), Attr.Int("keepdims", 1)));
+            }
             nodes.Add(Node("Div", [exp, sum], [a]));
         }
     }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 
 namespace MLNetBackprop.Onnx;
@@ -57,6 +58,33 @@ internal ref struct ProtoReader
     }
 
     public string String() => Encoding.UTF8.GetString(Bytes());
+
+    /// <summary>A fixed32 value (wire type 5) as its raw little-endian bits.</summary>
+    public uint Fixed32()
+    {
+        Advance(4);
+        return BinaryPrimitives.ReadUInt32LittleEndian(_data.Slice(_pos - 4));
+    }
+
+    /// <summary>A fixed64 value (wire type 1) as its raw little-endian bits.</summary>
+    public ulong Fixed64()
+    {
+        Advance(8);
+        return BinaryPrimitives.ReadUInt64LittleEndian(_data.Slice(_pos - 8));
+    }
+
+    /// <summary>Writes the current field, unchanged, to <paramref name="writer"/> (consuming its value).</summary>
+    public void CopyTo(ProtoWriter writer)
+    {
+        switch (WireType)
+        {
+            case 0: writer.Int(Field, Int64()); break;
+            case 1: writer.Fixed64(Field, Fixed64()); break;
+            case 2: writer.Bytes(Field, Bytes()); break;
+            case 5: writer.Fixed32(Field, Fixed32()); break;
+            default: throw new InvalidDataException($"Unsupported protobuf wire type {WireType} (field {Field}).");
+        }
+    }
 
     /// <summary>Skips the current field's value.</summary>
     public void Skip()

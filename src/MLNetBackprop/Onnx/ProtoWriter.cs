@@ -43,6 +43,26 @@ internal sealed class ProtoWriter
         return this;
     }
 
+    /// <summary>A fixed32 field (wire type 5) from its raw bits.</summary>
+    public ProtoWriter Fixed32(int field, uint bits)
+    {
+        Tag(field, 5);
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, bits);
+        _buffer.Write(b);
+        return this;
+    }
+
+    /// <summary>A fixed64 field (wire type 1) from its raw bits.</summary>
+    public ProtoWriter Fixed64(int field, ulong bits)
+    {
+        Tag(field, 1);
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, bits);
+        _buffer.Write(b);
+        return this;
+    }
+
     public ProtoWriter Bytes(int field, ReadOnlySpan<byte> value)
     {
         Tag(field, 2);
