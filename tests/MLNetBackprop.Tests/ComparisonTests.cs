@@ -223,7 +223,7 @@ public sealed class ComparisonTests
     }
 
     /// <summary>Markdown cells parse back to the values rounded as printed; CSV cells parse back exactly.</summary>
-    private static void AssertRenderingsParseBack(ComparisonResult result)
+    internal static void AssertRenderingsParseBack(ComparisonResult result)
     {
         var inv = CultureInfo.InvariantCulture;
 

@@ -48,6 +48,26 @@ public static class Datasets
     public static IDataView Housing(MLContext ml) => LoadDense(ml, File.ReadLines(PathOf("housing.txt")).Skip(1)
         .Where(l => l.Trim().Length > 0).Select(l => l.Split('\t')), labelFirst: true, 13);
 
+    public sealed class HousingTwoTargetsRow
+    {
+        public float MedianHomeValue { get; set; }
+
+        public float NitricOxides { get; set; }
+
+        [VectorType(12)]
+        public float[] Features { get; set; } = [];
+    }
+
+    /// <summary>
+    /// Boston housing for multi-output regression: 506 rows, two scalar targets (MedianHomeValue, the first column, and
+    /// NitricOxides, the fifth feature) and the other 12 columns as Features. Concatenate the targets to get a vector label.
+    /// </summary>
+    public static IDataView HousingTwoTargets(MLContext ml) => ml.Data.LoadFromEnumerable(File.ReadLines(PathOf("housing.txt")).Skip(1)
+        .Where(l => l.Trim().Length > 0)
+        .Select(l => l.Split('\t').Select(Parse).ToArray())
+        .Select(v => new HousingTwoTargetsRow { MedianHomeValue = v[0], NitricOxides = v[5], Features = [.. v[1..5], .. v[6..14]] })
+        .ToList());
+
     /// <summary>Generated regression: 500 rows, 11 features, target last, ';' separated.</summary>
     public static IDataView GeneratedRegression(MLContext ml) => LoadDense(ml, File.ReadLines(PathOf("generated_regression_dataset.csv")).Skip(1)
         .Where(l => l.Trim().Length > 0).Select(l => l.Split(';')), labelFirst: false, 11);

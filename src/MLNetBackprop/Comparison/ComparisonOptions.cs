@@ -6,7 +6,9 @@ public sealed class ComparisonOptions
     /// <summary>
     /// The task, which picks ML.NET's evaluator. <see cref="BackpropTask.Auto"/> (the default) follows the label
     /// column's type after the featurization, as the trainer does: Boolean → binary classification, key → multiclass
-    /// classification, Single → regression.
+    /// classification, Single → regression, a known-size vector of Single → multi-output regression (evaluated with
+    /// <see cref="MultiOutputRegressionCatalogExtensions.EvaluateMultiOutputRegression"/>; ML.NET's one-output regressors
+    /// take part through <see cref="MultiOutputRegressionCatalogExtensions.PerOutputRegression"/>).
     /// </summary>
     public BackpropTask Task { get; set; } = BackpropTask.Auto;
 

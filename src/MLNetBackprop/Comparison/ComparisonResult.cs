@@ -6,8 +6,10 @@ namespace MLNetBackprop;
 /// </summary>
 public sealed class ComparisonResult
 {
-    internal ComparisonResult(BackpropTask task, string description, IReadOnlyList<string> metricNames, int foldCount, IReadOnlyList<ComparisonRow> rows)
+    internal ComparisonResult(BackpropTask task, string description, IReadOnlyList<string> metricNames, int foldCount, IReadOnlyList<ComparisonRow> rows,
+        int outputCount)
     {
+        OutputCount = outputCount;
         Task = task;
         Description = description;
         MetricNames = metricNames.ToArray();
@@ -15,8 +17,18 @@ public sealed class ComparisonResult
         Rows = rows.ToArray();
     }
 
-    /// <summary>The task whose evaluator was used (never <see cref="BackpropTask.Auto"/>).</summary>
+    /// <summary>The task whose evaluator was used (never <see cref="BackpropTask.Auto"/>); <see cref="BackpropTask.Regression"/> for multi-output regression.</summary>
     public BackpropTask Task { get; }
+
+    /// <summary>
+    /// The number of label outputs: K for multi-output regression (a vector label, evaluated with
+    /// <see cref="MultiOutputRegressionCatalogExtensions.EvaluateMultiOutputRegression"/>; 0 when no candidate could be
+    /// evaluated), 1 for every other task.
+    /// </summary>
+    public int OutputCount { get; }
+
+    /// <summary>True when the label is a vector (multi-output regression).</summary>
+    public bool IsMultiOutput => OutputCount != 1;
 
     /// <summary>The task and the protocol in words, e.g. "binary classification, 5-fold cross-validation (seed 0), 699 rows".</summary>
     public string Description { get; }
@@ -24,7 +36,8 @@ public sealed class ComparisonResult
     /// <summary>
     /// The metric names, in column order, the primary one first. Binary: AUC, Accuracy, F1, AUPRC, and LogLoss when some
     /// candidate outputs a Probability column. Multiclass: MicroAccuracy, MacroAccuracy, LogLoss. Regression: RSquared,
-    /// RMSE, MAE.
+    /// RMSE, MAE. Multi-output regression: RSquared, RMSE, MAE (uniform averages over the outputs), then "RSquared[name]"
+    /// for each output, named by the label's slot names.
     /// </summary>
     public IReadOnlyList<string> MetricNames { get; }
 

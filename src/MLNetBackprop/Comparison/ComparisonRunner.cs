@@ -51,7 +51,7 @@ internal sealed class ComparisonRunner
     public ComparisonResult Run(IDataView data, IDataView? test)
     {
         var o = _options;
-        var task = ResolveTask(data.Schema);
+        var (task, multiOutput) = ResolveTask(data.Schema);
         bool crossValidate = test is null && o.Protocol == ComparisonProtocol.CrossValidation;
         int? seed = null;
         IDataView train = data;
@@ -81,6 +81,7 @@ internal sealed class ComparisonRunner
         var inputShape = SchemaShapes.FromSchema(data.Schema);
         var rows = new List<ComparisonRow>();
         bool anyLogLoss = task == BackpropTask.MulticlassClassification;
+        MultiOutputRegressionMetrics? multiOutputMetrics = null;
         for (int c = 0; c < _candidates.Length; c++)
         {
             var (name, trainer) = _candidates[c];
@@ -92,10 +93,14 @@ internal sealed class ComparisonRunner
             try
             {
                 var pipeline = Pipeline(timed);
+                if (multiOutput) CheckMultiOutputCandidate(name, pipeline, data.Schema);
                 bool calibrated = task == BackpropTask.BinaryClassification
                     && pipeline.GetOutputSchema(inputShape).Any(col => col.Name == "Probability");
                 anyLogLoss |= calibrated;
-                var folds = crossValidate ? CrossValidate(task, calibrated, data, pipeline, seed!.Value) : [FitAndEvaluate(task, calibrated, train, test!, pipeline)];
+                var folds = multiOutput
+                    ? (crossValidate ? CrossValidateMultiOutput(data, pipeline, seed!.Value) : [FitAndEvaluateMultiOutput(train, test!, pipeline)])
+                    : crossValidate ? CrossValidate(task, calibrated, data, pipeline, seed!.Value) : [FitAndEvaluate(task, calibrated, train, test!, pipeline)];
+                multiOutputMetrics ??= folds[0].Metrics as MultiOutputRegressionMetrics;
                 var perFold = folds.Select(f => TaskMetrics.Read(f.Metrics)).ToArray();
                 var metrics = perFold[0].Select((m, i) => new MetricSummary(m.Name, perFold.Select(f => f[i].Value).ToArray())).ToArray();
                 double throughput = MeasureScoring(folds.Select(f => f.Scored).ToArray(), o.ScoringMeasurementTime);
@@ -108,7 +113,15 @@ internal sealed class ComparisonRunner
             rows.Add(row);
             o.Progress?.Invoke(new ComparisonProgress(name, index, _candidates.Length, foldCount, foldCount, null, row));
         }
-        return new ComparisonResult(task, $"{TaskName(task)}, {protocol}", TaskMetrics.Names(task, anyLogLoss), foldCount, rows);
+        if (multiOutput)
+        {
+            // The metric names (one R² per output, by the label's slot names) come from the first candidate that was evaluated.
+            string what = multiOutputMetrics is null ? "multi-output regression" : string.Create(CultureInfo.InvariantCulture,
+                $"multi-output regression ({multiOutputMetrics.OutputCount} outputs: {string.Join(", ", multiOutputMetrics.OutputNames)})");
+            return new ComparisonResult(task, $"{what}, {protocol}", TaskMetrics.MultiOutputNames(multiOutputMetrics), foldCount, rows,
+                multiOutputMetrics?.OutputCount ?? 0);
+        }
+        return new ComparisonResult(task, $"{TaskName(task)}, {protocol}", TaskMetrics.Names(task, anyLogLoss), foldCount, rows, 1);
     }
 
     /// <summary>
@@ -138,7 +151,7 @@ internal sealed class ComparisonRunner
         _ => "regression",
     };
 
-    private BackpropTask ResolveTask(DataViewSchema schema)
+    private (BackpropTask Task, bool MultiOutput) ResolveTask(DataViewSchema schema)
     {
         string label = _options.LabelColumnName;
         var shape = _featurization.GetOutputSchema(SchemaShapes.FromSchema(schema));
@@ -147,16 +160,18 @@ internal sealed class ComparisonRunner
             throw new ArgumentException(
                 $"Column '{label}' (the label column) is not in the featurized data. Its columns are: {string.Join(", ", shape.Select(c => $"'{c.Name}'"))}.",
                 "options");
-        if (_options.Task != BackpropTask.Auto) return _options.Task;
+        bool vectorOfSingle = column.Kind == SchemaShape.Column.VectorKind.Vector && column.ItemType == NumberDataViewType.Single && !column.IsKey;
+        if (_options.Task != BackpropTask.Auto) return (_options.Task, _options.Task == BackpropTask.Regression && vectorOfSingle);
         if (column.Kind == SchemaShape.Column.VectorKind.Scalar)
         {
-            if (column.IsKey) return BackpropTask.MulticlassClassification;
-            if (column.ItemType == BooleanDataViewType.Instance) return BackpropTask.BinaryClassification;
-            if (column.ItemType == NumberDataViewType.Single) return BackpropTask.Regression;
+            if (column.IsKey) return (BackpropTask.MulticlassClassification, false);
+            if (column.ItemType == BooleanDataViewType.Instance) return (BackpropTask.BinaryClassification, false);
+            if (column.ItemType == NumberDataViewType.Single) return (BackpropTask.Regression, false);
         }
+        if (vectorOfSingle) return (BackpropTask.Regression, true);
         throw new ArgumentException(
             $"Column '{label}' (the label column) is {(column.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "a vector of ")}{column.ItemType} after the featurization; " +
-            "ML.NET's evaluators need Boolean (binary classification), a key (multiclass, use MapValueToKey) or Single (regression). Set ComparisonOptions.Task to force one.",
+            "the evaluators need Boolean (binary classification), a key (multiclass, use MapValueToKey), Single (regression) or a known-size vector of Single (multi-output regression). Set ComparisonOptions.Task to force one.",
             "options");
     }
 
@@ -193,6 +208,37 @@ internal sealed class ComparisonRunner
             _ => _ml.Regression.Evaluate(scored, label),
         };
         return (metrics, model, scored);
+    }
+
+    /// <summary>
+    /// A multi-output comparison needs a candidate whose Score has one value per label output. ML.NET's regressors reject a
+    /// vector label: say so by name, and point at the per-output wrapper, instead of ML.NET's bare schema mismatch.
+    /// </summary>
+    private void CheckMultiOutputCandidate(string name, IEstimator<ITransformer> pipeline, DataViewSchema input)
+    {
+        try
+        {
+            MultiOutputRegressionCatalogExtensions.CheckOutputShape(pipeline, input, _options.LabelColumnName);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new ArgumentException(
+                $"Candidate '{name}' cannot fit the vector label '{_options.LabelColumnName}' (multi-output regression): {e.Message}" +
+                (e.Message.Contains("PerOutputRegression", StringComparison.Ordinal) ? ""
+                    : " To compare a one-output regressor, fit one per output with mlContext.Backprop().PerOutputRegression(label => ...)."),
+                "candidates", e);
+        }
+    }
+
+    private (object Metrics, ITransformer Model, IDataView Scored)[] CrossValidateMultiOutput(IDataView data, IEstimator<ITransformer> pipeline, int seed) =>
+        MultiOutputRegressionCatalogExtensions.CrossValidateCore(_ml, data, pipeline, _options.NumberOfFolds, _options.LabelColumnName, _options.SamplingKeyColumnName, seed)
+            .Select(r => ((object)r.Metrics, r.Model, r.ScoredHoldOutSet)).ToArray();
+
+    private (object Metrics, ITransformer Model, IDataView Scored) FitAndEvaluateMultiOutput(IDataView train, IDataView test, IEstimator<ITransformer> pipeline)
+    {
+        var model = pipeline.Fit(train);
+        var scored = model.Transform(test);
+        return (MultiOutputRegressionEvaluator.Evaluate(scored, _options.LabelColumnName, "Score"), model, scored);
     }
 
     /// <summary>Rows per second of one cursor reading the Score column, over repeated passes until the time budget is spent.</summary>

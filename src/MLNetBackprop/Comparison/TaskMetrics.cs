@@ -29,6 +29,13 @@ internal static class TaskMetrics
         _ => throw new ArgumentOutOfRangeException(nameof(task), task, "No metrics for this task."),
     };
 
+    /// <summary>The name of one output's R² in a multi-output comparison, e.g. "RSquared[NitricOxides]".</summary>
+    public static string PerOutputRSquared(string output) => $"{RSquared}[{output}]";
+
+    /// <summary>Multi-output regression: the averaged RSquared, RMSE, MAE, then each output's RSquared (none known when no candidate was evaluated).</summary>
+    public static string[] MultiOutputNames(MultiOutputRegressionMetrics? metrics) =>
+        [RSquared, Rmse, Mae, .. metrics?.OutputNames.Select(PerOutputRSquared) ?? []];
+
     /// <summary>Name → value for one fold's metrics object.</summary>
     public static IReadOnlyList<(string Name, double Value)> Read(object metrics) => metrics switch
     {
@@ -38,6 +45,9 @@ internal static class TaskMetrics
             [(Auc, b.AreaUnderRocCurve), (Accuracy, b.Accuracy), (F1, b.F1Score), (Auprc, b.AreaUnderPrecisionRecallCurve)],
         MulticlassClassificationMetrics m => [(MicroAccuracy, m.MicroAccuracy), (MacroAccuracy, m.MacroAccuracy), (LogLoss, m.LogLoss)],
         RegressionMetrics r => [(RSquared, r.RSquared), (Rmse, r.RootMeanSquaredError), (Mae, r.MeanAbsoluteError)],
+        MultiOutputRegressionMetrics m =>
+            [(RSquared, m.RSquared), (Rmse, m.RootMeanSquaredError), (Mae, m.MeanAbsoluteError),
+                .. m.OutputNames.Select((n, k) => (PerOutputRSquared(n), m.PerOutputRSquared[k]))],
         _ => throw new ArgumentException($"Unexpected metrics type {metrics.GetType()}.", nameof(metrics)),
     };
 }
