@@ -76,7 +76,8 @@ public static class PredictionApi
         }
         catch (BadHttpRequestException e) // e.g. larger than the 1 MiB limit
         {
-            return Results.Problem(e.Message, statusCode: e.StatusCode, title: "Bad request");
+            return Results.Problem(e.Message, statusCode: e.StatusCode,
+                title: e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Bad request");
         }
         using (document)
         {

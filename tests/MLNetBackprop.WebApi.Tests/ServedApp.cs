@@ -10,7 +10,7 @@ using WebApi;
 namespace MLNetBackprop.WebApi.Tests;
 
 /// <summary>The sample app on a real Kestrel server at a free port of 127.0.0.1, with an HTTP client for it.</summary>
-internal sealed class ServedApp : IAsyncDisposable
+public sealed class ServedApp : IAsyncDisposable
 {
     private readonly WebApplication _app;
 

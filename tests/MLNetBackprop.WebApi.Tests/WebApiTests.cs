@@ -27,7 +27,7 @@ public sealed class WebApiTests : IDisposable
     {
         var ml = new MLContext(seed: 0);
         var data = HousingModel.Load(ml, HousingPath);
-        var model = HousingModel.Train(ml, data, ml.Regression.Trainers.Backprop(hiddenLayers: [16], maxEpochs: 60));
+        var model = HousingModel.Train(ml, data, ml.Regression.Trainers.Backprop(new BackpropTrainerOptions { HiddenLayers = [16], MaxEpochs = 60, L2Regularization = 1e-3 }));
         string path = Path.Combine(_dir, "housing.zip");
         ml.Backprop().SaveModel(model, data.Schema, path);
 
@@ -63,7 +63,35 @@ public sealed class WebApiTests : IDisposable
         House[] posted = [.. houses.Where((_, i) => i % 50 == 0)];
         Assert.Equal(posted.Select(h => engine.Predict(h).Score), await served.PredictAsync(posted));
     }
+}
 
+/// <summary>One server over a small model for the bad-request tests, which only read from it; its own temp folder.</summary>
+public sealed class SmallModelServer : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("mlnetbackprop-webapi-").FullName;
+
+    public ServedApp App { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var ml = new MLContext(seed: 0);
+        var data = HousingModel.Load(ml, Path.Combine(AppContext.BaseDirectory, "data", "housing.txt"));
+        var model = HousingModel.Train(ml, data, ml.Regression.Trainers.Backprop(new BackpropTrainerOptions { HiddenLayers = [4], MaxEpochs = 5, L2Regularization = 1e-3 }));
+        string path = Path.Combine(_dir, "small.zip");
+        ml.Backprop().SaveModel(model, data.Schema, path);
+        App = await ServedApp.StartAsync(path);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await App.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+/// <summary>Bad requests to POST /predict get a problem (RFC 9110 problem details) whose detail names the row and field.</summary>
+public sealed class BadRequestTests(SmallModelServer server) : IClassFixture<SmallModelServer>
+{
     public static TheoryData<string, string, HttpStatusCode, string> BadBodies => new()
     {
         { "missing field", """[{"CrimesPerCapita": 0.1}]""", HttpStatusCode.BadRequest, "Row 0: missing fields 'PercentResidental', 'PercentNonRetail'" },
@@ -75,7 +103,11 @@ public sealed class WebApiTests : IDisposable
         { "object", """{"CrimesPerCapita": 0.1}""", HttpStatusCode.BadRequest, "The body must be a JSON array of houses" },
         { "empty", "[]", HttpStatusCode.BadRequest, "The body is an empty array" },
         { "row not an object", "[[1, 2]]", HttpStatusCode.BadRequest, "Row 0: expected a JSON object with the fields" },
+        { "too many rows", Rows(HouseJson.MaxRows + 1), HttpStatusCode.BadRequest, "The body holds 1,001 houses; at most 1,000 are accepted per request." },
+        { "over 1 MiB", Rows(HouseJson.MaxRows).PadRight(1 << 20 | 1), HttpStatusCode.RequestEntityTooLarge, "Request body too large. The max request body size is 1048576 bytes." },
     };
+
+    private static string Rows(int count) => "[" + string.Join(", ", Enumerable.Repeat(Row(0, "\"TaxRate\": 296")[1..^1], count)) + "]";
 
     /// <summary>A body of <paramref name="index"/> + 1 valid houses, the last with <paramref name="extra"/> added (or replacing its field of that name).</summary>
     private static string Row(int index, string extra)
@@ -100,8 +132,7 @@ public sealed class WebApiTests : IDisposable
     public async Task BadRequest_GetsAProblemThatSaysWhatIsWrong(string what, string body, HttpStatusCode status, string detail)
     {
         _ = what;
-        await using var served = await ServedApp.StartAsync(await SmallModelAsync());
-        using var response = await served.Client.PostAsync("/predict", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var response = await server.App.Client.PostAsync("/predict", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(status, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
@@ -112,24 +143,12 @@ public sealed class WebApiTests : IDisposable
     [Fact]
     public async Task ABodyThatIsNotJson_Gets415AndAValidBodyAfterwardsStillWorks()
     {
-        await using var served = await ServedApp.StartAsync(await SmallModelAsync());
-        using var response = await served.Client.PostAsync("/predict", new StringContent("1,2,3", Encoding.UTF8, "text/csv"));
+        using var response = await server.App.Client.PostAsync("/predict", new StringContent("1,2,3", Encoding.UTF8, "text/csv"));
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("The body must be JSON (Content-Type: application/json); got 'text/csv; charset=utf-8'.", problem.GetProperty("detail").GetString());
 
-        using var ok = await served.Client.PostAsync("/predict", new StringContent(Row(0, "\"TaxRate\": 296"), Encoding.UTF8, "application/json"));
+        using var ok = await server.App.Client.PostAsync("/predict", new StringContent(Row(0, "\"TaxRate\": 296"), Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
-    }
-
-    /// <summary>A quickly trained model saved in this test's folder.</summary>
-    private Task<string> SmallModelAsync()
-    {
-        var ml = new MLContext(seed: 0);
-        var data = HousingModel.Load(ml, HousingPath);
-        var model = HousingModel.Train(ml, data, ml.Regression.Trainers.Backprop(hiddenLayers: [4], maxEpochs: 5));
-        string path = Path.Combine(_dir, "small.zip");
-        ml.Backprop().SaveModel(model, data.Schema, path);
-        return Task.FromResult(path);
     }
 }
