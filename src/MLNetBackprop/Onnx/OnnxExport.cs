@@ -33,6 +33,11 @@ internal static class OnnxExport
     /// <summary>The oldest opset <see cref="Write"/> can target: every operator it uses has had its present meaning since 9.</summary>
     public const int OldestOpset = 9;
 
+    /// <summary>The network as an ONNX model.</summary>
+    /// <param name="model">The trained network and its scaling.</param>
+    /// <param name="names">The graph's input and output names.</param>
+    /// <param name="layout">Batch or one-row shapes.</param>
+    /// <param name="metadata">Metadata properties to store in the model.</param>
     /// <param name="opset">The default opset version to declare (and to write ReduceSum for: its axes became an input in
     /// 13); between <see cref="OldestOpset"/> and <see cref="Opset"/>. Older than 13 only when composed with ML.NET's own
     /// export, which writes at most opset 12.</param>
