@@ -80,6 +80,12 @@ public sealed class BackpropModelParameters
     /// <summary>Multiclass: the class names (the label's key values as text), in key order; empty when the label had none.</summary>
     public IReadOnlyList<string> ClassNames => _classNames.ToArray();
 
+    /// <summary>
+    /// The weight decay λ the network was trained with (the searched one when it was searched), which a warm start
+    /// from this model reuses when its options leave λ automatic; set by the transformer that holds the model.
+    /// </summary>
+    internal double? TrainedL2Regularization { get; set; }
+
     internal bool IsScalarRegression => Task == BackpropTask.Regression && !VectorOutput;
 
     internal NeuralNetwork<float> Network => _network;

@@ -13,9 +13,11 @@ namespace MLNetBackprop;
 public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<BackpropModelParameters>
 {
     internal BackpropTransformer(BackpropModelParameters model, BackpropTrainerOptions options, TrainingHistory history,
-        string featureColumnName, string labelColumnName, DataViewSchema.Annotations? labelAnnotations)
+        string featureColumnName, string labelColumnName, DataViewSchema.Annotations? labelAnnotations, TrainingState<float>? trainingState = null)
     {
         Model = model;
+        TrainingState = trainingState;
+        model.TrainedL2Regularization ??= history.WeightDecaySelection?.ChosenL2Regularization ?? options.L2Regularization ?? BackpropTrainer.FixedL2;
         Options = options;
         History = history;
         FeatureColumnName = featureColumnName;
@@ -46,6 +48,12 @@ public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<Ba
     public string LabelColumnName { get; }
 
     internal DataViewSchema.Annotations? LabelAnnotations { get; }
+
+    /// <summary>
+    /// Where training ended (optimizer moments, random-stream positions, stopping counters), for
+    /// <see cref="BackpropTrainer.ContinueTraining"/>; in memory only, so null for a model loaded from a file.
+    /// </summary>
+    internal TrainingState<float>? TrainingState { get; }
 
     /// <summary>True: the model maps each row on its own, so prediction engines work.</summary>
     public bool IsRowToRowMapper => true;
