@@ -35,7 +35,46 @@ public static class NetworkTrainer
         if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
         if (options.EarlyStopping && validation is null)
             (train, validation) = Split(train, options.ValidationFraction, options.Seed);
-        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken).Run();
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, null).Run();
+    }
+
+    /// <summary>
+    /// Goes on training <paramref name="network"/> in place from where a run ended: up to
+    /// <see cref="TrainingOptions.MaxEpochs"/> more epochs, numbered after <paramref name="state"/>'s, with the returned
+    /// history holding the earlier epochs and then the new ones.
+    /// </summary>
+    /// <remarks>
+    /// The optimizer's state (Adam's m, v and t; the momentum velocity) is carried over when
+    /// <see cref="TrainingState{T}.OptimizerMismatch"/> finds nothing against it, otherwise the optimizer starts afresh
+    /// (<see cref="TrainingResult{T}.OptimizerStateContinued"/> tells which). The shuffling and dropout streams continue
+    /// where they were when the seed and the row count are the same. After a run that ended on its epoch budget, the
+    /// stopping rule continues too, so that with the same options and data, training for a epochs and continuing for b is
+    /// bit for bit training for a + b. Early stopping, when on, judges only this call's epochs.
+    /// </remarks>
+    /// <param name="network">The network to train: the weights <paramref name="state"/>'s run returned.</param>
+    /// <param name="train">Training examples.</param>
+    /// <param name="options">How to train; <see cref="TrainingOptions.MaxEpochs"/> is the number of further epochs.</param>
+    /// <param name="state">Where the earlier run ended (<see cref="TrainingResult{T}.State"/>, or <see cref="TrainingState{T}.FromHistory"/>).</param>
+    /// <param name="validation">Optional validation examples, as in <see cref="Train{T}(NeuralNetwork{T}, TrainingData{T}, TrainingOptions, TrainingData{T}?, CancellationToken)"/>.</param>
+    /// <param name="cancellationToken">Checked before every mini-batch.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the parameter name is the option's).</exception>
+    /// <exception cref="ArgumentException">The data does not fit the network or the loss does not fit the output activation.</exception>
+    /// <exception cref="TrainingDivergedException">As in <see cref="Train{T}(NeuralNetwork{T}, TrainingData{T}, TrainingOptions, TrainingData{T}?, CancellationToken)"/>.</exception>
+    /// <exception cref="TrainingCanceledException{T}">The token fired; the exception carries the best model so far.</exception>
+    public static TrainingResult<T> Continue<T>(NeuralNetwork<T> network, TrainingData<T> train, TrainingOptions options, TrainingState<T> state,
+        TrainingData<T>? validation = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(state);
+        options.Validate();
+        Backpropagation.CheckCompatible(network, train, options.Loss);
+        if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
+        if (options.EarlyStopping && validation is null)
+            (train, validation) = Split(train, options.ValidationFraction, options.Seed);
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, state).Run();
     }
 
     /// <summary>
@@ -58,6 +97,39 @@ public static class NetworkTrainer
         TrainingData<T>? validation = null, CancellationToken cancellationToken = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        CheckStream(network, train, options, validation);
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, null).Run();
+    }
+
+    /// <summary>
+    /// Goes on training <paramref name="network"/> from where a run ended, on a streamed training set: as
+    /// <see cref="Continue{T}(NeuralNetwork{T}, TrainingData{T}, TrainingOptions, TrainingState{T}, TrainingData{T}?, CancellationToken)"/>
+    /// for the optimizer state, the epoch numbering and the history, and as
+    /// <see cref="Train{T}(NeuralNetwork{T}, ITrainingDataStream{T}, TrainingOptions, TrainingData{T}?, CancellationToken)"/>
+    /// for the data. A stream's row order comes from its blocks, so it is not replayed: a continued streamed run is not bit
+    /// for bit one longer run when it shuffles.
+    /// </summary>
+    /// <param name="network">The network to train: the weights <paramref name="state"/>'s run returned.</param>
+    /// <param name="train">The training rows, read once per epoch.</param>
+    /// <param name="options">How to train; <see cref="TrainingOptions.MaxEpochs"/> is the number of further epochs.</param>
+    /// <param name="state">Where the earlier run ended.</param>
+    /// <param name="validation">Validation rows, held in memory; needed for early stopping.</param>
+    /// <param name="cancellationToken">Checked before every mini-batch.</param>
+    /// <exception cref="ArgumentException">The data does not fit the network, or early stopping is on without a validation set.</exception>
+    /// <exception cref="TrainingDivergedException">As for in-memory data.</exception>
+    /// <exception cref="TrainingCanceledException{T}">The token fired; the exception carries the best model so far.</exception>
+    public static TrainingResult<T> Continue<T>(NeuralNetwork<T> network, ITrainingDataStream<T> train, TrainingOptions options, TrainingState<T> state,
+        TrainingData<T>? validation = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        CheckStream(network, train, options, validation);
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, state).Run();
+    }
+
+    private static void CheckStream<T>(NeuralNetwork<T> network, ITrainingDataStream<T> train, TrainingOptions options, TrainingData<T>? validation)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(options);
@@ -71,7 +143,6 @@ public static class NetworkTrainer
         if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
         if (options.EarlyStopping && validation is null)
             throw new ArgumentException("Early stopping on a stream needs a validation set: pass one, or turn EarlyStopping off.", nameof(validation));
-        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken).Run();
     }
 
     /// <summary>Holds out a seeded random <paramref name="fraction"/> of the rows (at least one row on each side).</summary>
@@ -155,8 +226,44 @@ public static class NetworkTrainer
         private double _lrScale = 1;
         private StopReason _stop = StopReason.MaxEpochs;
 
-        public TrainingRun(NeuralNetwork<T> net, RowSource<T> train, TrainingData<T>? validation, TrainingOptions options, CancellationToken ct)
+        /// <summary>The run this one continues (null for a fresh run).</summary>
+        private readonly TrainingState<T>? _resume;
+
+        /// <summary>Epochs, gradient evaluations and time of the earlier runs: this run's records are numbered after them.</summary>
+        private readonly int _epochOffset, _evaluationOffset;
+        private readonly TimeSpan _elapsedOffset;
+
+        private IUpdateRule<T>? _rule;
+        private bool _optimizerStateContinued;
+
+        /// <summary>Set when the network is given weights other than the optimizer's last step (its state then no longer fits them).</summary>
+        private bool _weightsReplaced;
+
+        /// <summary>Positions of the shuffling and dropout streams (shuffles drawn, uniform numbers drawn), over all runs.</summary>
+        private long _shuffles, _dropoutDraws;
+        private int _shuffleRows;
+
+        public TrainingRun(NeuralNetwork<T> net, RowSource<T> train, TrainingData<T>? validation, TrainingOptions options, CancellationToken ct,
+            TrainingState<T>? resume)
         {
+            _resume = resume;
+            if (resume is not null)
+            {
+                _epochOffset = resume.Epochs.Count;
+                if (resume.Epochs.Count > 0)
+                {
+                    _evaluationOffset = resume.Epochs[^1].GradientEvaluations;
+                    _elapsedOffset = resume.Epochs[^1].Elapsed;
+                }
+                if (resume.StopReason is StopReason.MaxEpochs or StopReason.MaxGradientEvaluations)
+                {
+                    // The run was cut short by its budget: its stopping rule goes on as if it had not stopped.
+                    _lrScale = resume.LearningRateScale;
+                    _bestProgressScore = resume.BestProgressScore;
+                    _sinceProgress = resume.SinceProgress;
+                    _referenceLoss = resume.ReferenceLoss;
+                }
+            }
             _net = net;
             _train = train;
             _validation = validation;
@@ -186,6 +293,7 @@ public static class NetworkTrainer
             {
                 _best.CopyTo(_net.Parameters);
                 bestEpoch = _bestEpoch;
+                if (bestEpoch != _history.Count) _weightsReplaced = true;
             }
             else if (stop == StopReason.Diverged)
                 bestEpoch = RestoreMeasuredWeights();
@@ -196,14 +304,31 @@ public static class NetworkTrainer
                 bestEpoch = RestoreMeasuredWeights();
                 if (stop != StopReason.Canceled)
                 {
-                    double lr = _history.Count > 0 ? _history[^1].LearningRate : CurrentRate(1);
-                    if (!_o.DivergenceBackoff) throw new TrainingDivergedException(Math.Max(1, _history.Count), lr, failure);
+                    double lr = _history.Count > 0 ? _history[^1].LearningRate : CurrentRate(_epochOffset + 1);
+                    if (!_o.DivergenceBackoff) throw new TrainingDivergedException(_epochOffset + Math.Max(1, _history.Count), lr, failure);
                     stop = StopReason.Diverged;
                 }
             }
             if (!_net.IsFinite())
-                throw new TrainingDivergedException(Math.Max(1, _history.Count), CurrentRate(_history.Count), "a weight became non-finite");
-            return new TrainingResult<T>(_net, new TrainingHistory(_history.ToArray(), bestEpoch, stop), _backoffs);
+                throw new TrainingDivergedException(_epochOffset + Math.Max(1, _history.Count), CurrentRate(_epochOffset + _history.Count), "a weight became non-finite");
+            IReadOnlyList<EpochRecord> epochs = _resume is null ? _history.ToArray() : [.. _resume.Epochs, .. _history];
+            var history = new TrainingHistory(epochs, _epochOffset + bestEpoch, stop);
+            return new TrainingResult<T>(_net, history, _backoffs)
+            {
+                State = SaveState(epochs, stop, bestEpoch),
+                OptimizerStateContinued = _optimizerStateContinued,
+            };
+        }
+
+        private TrainingState<T> SaveState(IReadOnlyList<EpochRecord> epochs, StopReason stop, int bestEpoch)
+        {
+            string? dropped = _rule is null ? "the earlier run used L-BFGS, which keeps no state between runs"
+                : _weightsReplaced || stop == StopReason.Diverged
+                    ? FormattableString.Invariant($"the earlier run ended {stop} and the model holds epoch {_epochOffset + bestEpoch}, not the last weights its optimizer stepped to")
+                    : null;
+            return new TrainingState<T>(epochs, stop, dropped is null ? _o.Optimizer : null, _o, _net.ParameterCount,
+                dropped is null ? _rule!.StateArrays : [], dropped is null ? _rule!.Steps : 0, _shuffleRows, _shuffles, _dropoutDraws,
+                _lrScale, _bestProgressScore, _sinceProgress, _referenceLoss, dropped);
         }
 
         /// <summary>
@@ -230,6 +355,7 @@ public static class NetworkTrainer
         /// </summary>
         private int RestoreMeasuredWeights()
         {
+            _weightsReplaced = true;
             _lastGood.CopyTo(_net.Parameters);
             if (_initial is null || double.IsNaN(_initialCost)) return _lastGoodEpoch;
             double j = _net.IsFinite() ? FullCost() : double.NaN;
@@ -273,7 +399,11 @@ public static class NetworkTrainer
 
         private TrainingCanceledException<T> Canceled(T[] lastGood)
         {
-            if (!_net.IsFinite()) lastGood.CopyTo(_net.Parameters);
+            if (!_net.IsFinite())
+            {
+                lastGood.CopyTo(_net.Parameters);
+                _weightsReplaced = true;
+            }
             return new TrainingCanceledException<T>(Finish(StopReason.Canceled), _ct);
         }
 
@@ -307,19 +437,47 @@ public static class NetworkTrainer
             var gradient = new T[_net.ParameterCount];
             var startOfEpoch = new T[_net.ParameterCount];
             var rule = CreateRule();
+            _rule = rule;
             var order = Enumerable.Range(0, memory?.Count ?? blockRows).ToArray();
             int[]? partialOrder = null; // a stream's shorter last block
             var rng = new Random(_o.Seed);
             var batch = fullBatch && memory is not null ? MiniBatch<T>.Whole(memory) : new MiniBatch<T>();
             var dropoutRng = new Random(unchecked(_o.Seed * 7 + 977)); // its own stream: shuffling stays as without dropout
+            _shuffleRows = memory?.Count ?? -1; // a stream's shuffles depend on its blocks: they are not replayed
+            int hiddenUnits = HiddenUnits;
+            if (_resume is { } r)
+            {
+                if (r.OptimizerMismatch(_o, _net.ParameterCount) is null)
+                {
+                    r.Restore(rule);
+                    _optimizerStateContinued = true;
+                }
+                // Put both random streams where the earlier run left them, and the row order too (each epoch shuffles
+                // the previous epoch's order), by replaying the earlier shuffles: the next epoch is then shuffled as it
+                // would have been in one longer run.
+                if (r.Seed == _o.Seed)
+                {
+                    if (memory is not null && r.ShuffleRows == memory.Count && r.Shuffles > 0)
+                    {
+                        for (long i = 0; i < r.Shuffles; i++) rng.Shuffle(order);
+                        _shuffles = r.Shuffles;
+                    }
+                    for (long i = 0; i < r.DropoutDraws; i++) dropoutRng.NextDouble();
+                    _dropoutDraws = r.DropoutDraws;
+                }
+            }
             _initialCost = FullCost(); // what the final weights are checked against (one forward pass)
             _initial = _net.Parameters.ToArray();
 
             for (int epoch = 1; epoch <= _o.MaxEpochs; epoch++)
             {
-                double lr = CurrentRate(epoch);
+                double lr = CurrentRate(_epochOffset + epoch);
                 _net.Parameters.CopyTo(startOfEpoch);
-                if (_o.Shuffle && !fullBatch && memory is not null) rng.Shuffle(order);
+                if (_o.Shuffle && !fullBatch && memory is not null)
+                {
+                    rng.Shuffle(order);
+                    _shuffles++;
+                }
                 double sumJ = 0, sumW = 0;
                 string? failure = null;
                 bool budgetHit = false;
@@ -376,6 +534,7 @@ public static class NetworkTrainer
                             if (_o.Dropout > 0)
                             {
                                 ws.DrawDropout(_o.Dropout, dropoutRng, batch.Rows);
+                                _dropoutDraws += (long)batch.Rows * hiddenUnits;
                                 ws.DropoutActive = true;
                             }
                             double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
@@ -390,7 +549,7 @@ public static class NetworkTrainer
                     // Go back to the weights at the start of the epoch with the lowest loss so far (the initial
                     // weights if none): finite, and from before the run-away began.
                     _lastGood.CopyTo(_net.Parameters);
-                    if (!_o.DivergenceBackoff) throw new TrainingDivergedException(epoch, lr, failure);
+                    if (!_o.DivergenceBackoff) throw new TrainingDivergedException(_epochOffset + epoch, lr, failure);
                     if (_backoffs >= MaxBackoffs) { _stop = StopReason.Diverged; return; }
                     // Back off: cut α and run the epoch again from there. Like an adaptive cut, the new rate gets a
                     // full NoImprovementEpochs: the re-run starts from weights already measured, so its first loss
@@ -411,6 +570,17 @@ public static class NetworkTrainer
                 }
                 if (EndEpoch(epoch, sumJ / sumW, lr)) return;
                 if (budgetHit || !BudgetLeft) { _stop = StopReason.MaxGradientEvaluations; return; }
+            }
+        }
+
+        /// <summary>Units in the hidden layers: dropout draws this many numbers per row.</summary>
+        private int HiddenUnits
+        {
+            get
+            {
+                int units = 0;
+                for (int l = 1; l < _net.LayerSizes.Count - 1; l++) units += _net.LayerSizes[l];
+                return units;
             }
         }
 
@@ -436,6 +606,7 @@ public static class NetworkTrainer
                 if (dropoutRng is not null)
                 {
                     ws.DrawDropout(_o.Dropout, dropoutRng, mb.Rows);
+                    _dropoutDraws += (long)mb.Rows * HiddenUnits;
                     ws.DropoutActive = true;
                 }
                 double j = Backpropagation.CostAndGradient(_net, mb, _o.Loss, Regularization.None, ws, g, _threads);
@@ -487,7 +658,7 @@ public static class NetworkTrainer
             if (!double.IsFinite(solver.F))
             {
                 lastGood.CopyTo(_net.Parameters);
-                throw new TrainingDivergedException(1, double.NaN, DescribeInitialCost(solver.F));
+                throw new TrainingDivergedException(_epochOffset + 1, double.NaN, DescribeInitialCost(solver.F));
             }
             int budget = _o.MaxGradientEvaluations ?? int.MaxValue;
             for (int epoch = 1; epoch <= _o.MaxEpochs; epoch++)
@@ -543,7 +714,8 @@ public static class NetworkTrainer
                 _validationWorkspace ??= new NetworkWorkspace<T>(_net, Math.Min(_validation.Count, 1024));
                 valLoss = Backpropagation.Evaluate(_net, _validation, _o.Loss, _threads, _validationWorkspace, out valAcc);
             }
-            var record = new EpochRecord(epoch, trainingLoss, valLoss, valAcc, lr, _evaluations, _clock.Elapsed);
+            var record = new EpochRecord(_epochOffset + epoch, trainingLoss, valLoss, valAcc, lr, _evaluationOffset + _evaluations,
+                _elapsedOffset + _clock.Elapsed);
             _history.Add(record);
             _o.EpochCompleted?.Invoke(record);
 

@@ -56,6 +56,21 @@ public sealed class BackpropCatalog
         => PipelineFeatureImportance.Run(Environment as MLContext ?? new MLContext(), model, data, permutationCount, numberOfExamplesToUse);
 
     /// <summary>
+    /// Trains <paramref name="model"/> for <paramref name="epochs"/> more epochs with the options it was trained with
+    /// (<see cref="BackpropTransformer.Options"/>) and returns a new transformer with the history appended and, when the
+    /// model still holds it, the optimizer state carried on; see <see cref="BackpropTrainer.ContinueTraining"/>.
+    /// </summary>
+    /// <param name="model">The trained model to go on from (not changed).</param>
+    /// <param name="trainData">Training data with the columns the model was trained on.</param>
+    /// <param name="epochs">How many more epochs (at most).</param>
+    /// <param name="validationData">Optional validation data.</param>
+    public BackpropTransformer ContinueTraining(BackpropTransformer model, IDataView trainData, int epochs, IDataView? validationData = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Trainer(model.Options).ContinueTraining(model, trainData, epochs, validationData);
+    }
+
+    /// <summary>
     /// Loads a model saved with <see cref="SaveModel"/> (or <c>mlContext.Model.Save</c>), verified, and returns the pipeline
     /// with every backpropagation network as a <see cref="BackpropTransformer"/> again — network, options and training
     /// history included — instead of the ONNX-based chain a plain <c>mlContext.Model.Load</c> gives: the same outputs as

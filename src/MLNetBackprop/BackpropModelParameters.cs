@@ -86,6 +86,12 @@ public sealed class BackpropModelParameters
     /// </summary>
     public override string ToString() => ModelSummary.Describe(this);
 
+    /// <summary>
+    /// The weight decay λ the network was trained with (the searched one when it was searched), which a warm start
+    /// from this model reuses when its options leave λ automatic; set by the transformer that holds the model.
+    /// </summary>
+    internal double? TrainedL2Regularization { get; set; }
+
     internal bool IsScalarRegression => Task == BackpropTask.Regression && !VectorOutput;
 
     internal NeuralNetwork<float> Network => _network;

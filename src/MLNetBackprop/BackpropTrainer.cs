@@ -31,7 +31,66 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     public BackpropTrainerOptions Options => _options.Clone();
 
     /// <summary>Trains on <paramref name="input"/>; early stopping (when enabled) holds out part of it.</summary>
-    public BackpropTransformer Fit(IDataView input) => Fit(input, null);
+    public BackpropTransformer Fit(IDataView input) => Fit(input, (IDataView?)null);
+
+    /// <summary>
+    /// Warm start: trains on <paramref name="trainData"/> starting from the weights of <paramref name="initialModel"/>
+    /// (which is not changed) instead of random ones, like ML.NET's <c>OnlineGradientDescentTrainer.Fit(trainData,
+    /// initialModelParameters)</c>. The history starts afresh and so does the optimizer (use
+    /// <see cref="ContinueTraining"/> to carry both on).
+    /// </summary>
+    /// <remarks>
+    /// The initial model must fit this trainer and the data: the same task, the same number of features as the feature
+    /// column's slots, the same outputs (and, for multiclass, the same classes in the same order), and the layer sizes
+    /// and activations the options give. A regression model keeps the target scaling it was trained with. When
+    /// <see cref="BackpropTrainerOptions.L2Regularization"/> is null, λ is not searched again: the λ the initial model was
+    /// trained with is reused (and logged).
+    /// </remarks>
+    /// <exception cref="ArgumentException">The initial model does not fit (the message names what differs), or as in
+    /// <see cref="Fit(IDataView, IDataView?)"/>.</exception>
+    public BackpropTransformer Fit(IDataView trainData, BackpropModelParameters initialModel) => Fit(trainData, null, initialModel);
+
+    /// <summary>
+    /// Warm start with a validation set: as <see cref="Fit(IDataView, BackpropModelParameters)"/>, with
+    /// <paramref name="validationData"/> used as in <see cref="Fit(IDataView, IDataView?)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The initial model does not fit (the message names what differs), or as in
+    /// <see cref="Fit(IDataView, IDataView?)"/>.</exception>
+    public BackpropTransformer Fit(IDataView trainData, IDataView? validationData, BackpropModelParameters initialModel)
+    {
+        ArgumentNullException.ThrowIfNull(initialModel);
+        return FitCore(trainData, validationData, initialModel, null, null);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="model"/> for <paramref name="epochs"/> more epochs on <paramref name="trainData"/>, like
+    /// scikit-learn's <c>partial_fit</c>, and returns a new transformer (<paramref name="model"/> is not changed) whose
+    /// <see cref="BackpropTransformer.History"/> holds the earlier epochs and then the new ones, numbered on.
+    /// </summary>
+    /// <remarks>
+    /// <para>The optimizer's state (Adam's moments and step count; the momentum velocity) continues from where the earlier
+    /// training ended when this trainer's optimizer options match the ones it was trained with (same optimizer, β₁, β₂,
+    /// ε, momentum, Nesterov; the learning rate may differ); otherwise the optimizer starts afresh, and the MLContext log
+    /// says why. With the model's own options (<c>mlContext.Backprop().Trainer(model.Options)</c>) and the same data,
+    /// training a epochs and continuing for b gives bit for bit the model of a + b epochs in one go, provided the first
+    /// training ended on its epoch limit.</para>
+    /// <para>The optimizer state is kept in memory only: a model read back with <c>LoadModel</c> continues with its
+    /// history but a fresh optimizer, as does a model whose λ was chosen by the weight-decay search or that was trained
+    /// with L-BFGS. Stopping rules (tolerance, early stopping) still apply within the <paramref name="epochs"/>. When
+    /// <see cref="BackpropTrainerOptions.L2Regularization"/> is null the model's own λ is kept.</para>
+    /// </remarks>
+    /// <param name="model">The trained model to go on from.</param>
+    /// <param name="trainData">Training data with the same columns as the model was trained on.</param>
+    /// <param name="epochs">How many more epochs (at most; stopping rules may end sooner).</param>
+    /// <param name="validationData">Optional validation data, as in <see cref="Fit(IDataView, IDataView?)"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="epochs"/> is less than 1.</exception>
+    /// <exception cref="ArgumentException">The model does not fit this trainer or the data (the message names what differs).</exception>
+    public BackpropTransformer ContinueTraining(BackpropTransformer model, IDataView trainData, int epochs, IDataView? validationData = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1);
+        return FitCore(trainData, validationData, model.Model, model, epochs);
+    }
 
     /// <summary>
     /// Trains on <paramref name="trainData"/>; with early stopping enabled, stops when the loss on
@@ -47,10 +106,14 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     /// so that predictions mapped back to the label's scale cannot overflow); the message names the column and row.
     /// </exception>
     /// <exception cref="OperationCanceledException">The MLContext or the options' token canceled training.</exception>
-    public BackpropTransformer Fit(IDataView trainData, IDataView? validationData)
+    public BackpropTransformer Fit(IDataView trainData, IDataView? validationData) => FitCore(trainData, validationData, null, null, null);
+
+    private BackpropTransformer FitCore(IDataView trainData, IDataView? validationData, BackpropModelParameters? initial,
+        BackpropTransformer? continued, int? epochs)
     {
         ArgumentNullException.ThrowIfNull(trainData);
         var o = _options.Clone();
+        string initialName = continued is not null ? "model" : "initialModel";
         var cols = ColumnBinding.Resolve(trainData.Schema, o, "training data");
         ColumnBinding? validationCols = null;
         if (validationData is not null)
@@ -62,6 +125,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
                     $"({validationCols.FeatureCount} vs {cols.FeatureCount} features, {validationCols.OutputCount} vs {cols.OutputCount} outputs).",
                     nameof(validationData));
         }
+
+        if (initial is not null) CheckInitialModel(initial, initialName, cols);
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(o.CancellationToken);
         // MLContext cancellation has no public callback: poll it (and check it after every epoch, below).
@@ -108,7 +173,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             o.Optimizer ??= known is { } r && r <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
             o.EarlyStopping ??= validationData is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
             double holdOut = o.EarlyStopping == true && validationData is null ? o.ValidationFraction : 0;
-            stream = DataViewTrainingStream.Open(trainData, cols, o, seed, holdOut, cts.Token);
+            stream = DataViewTrainingStream.Open(trainData, cols, o, seed, holdOut, cts.Token,
+                initial is not null && task == BackpropTask.Regression ? (initial.Mean, initial.Scale) : null);
             if (holdOut > 0 && stream.Validation is null)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
                     $"Early stopping needs held-out rows, and none of the {stream.Count} streamed training rows was drawn (ValidationFraction = {o.ValidationFraction}): pass validation data to Fit, or set EarlyStopping = false."),
@@ -123,7 +189,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         {
             if (train is not null)
             {
-                (mean, scale) = TargetStatistics(train, k, o.StandardizeTargets);
+                // A warm start keeps the scaling the network's outputs were trained in.
+                (mean, scale) = initial is not null ? (initial.Mean, initial.Scale) : TargetStatistics(train, k, o.StandardizeTargets);
                 Standardize(train.Targets, mean, scale);
             }
             else (mean, scale) = stream!.TargetScaling;
@@ -156,8 +223,17 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (ParameterCount(sizes) is var parameters && parameters > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
                 $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] with {cols.FeatureCount} features and {k} output(s) gives a network of {parameters} parameters, more than an array can hold ({Array.MaxLength}); use fewer or narrower layers, or fewer features."));
-        var network = new NeuralNetwork<float>(sizes, activations);
-        network.Initialize(seed);
+        NeuralNetwork<float> network;
+        if (initial is not null)
+        {
+            CheckInitialArchitecture(initial, initialName, activations, o);
+            network = initial.CloneNetwork();
+        }
+        else
+        {
+            network = new NeuralNetwork<float>(sizes, activations);
+            network.Initialize(seed);
+        }
 
         var trainingData = train is null ? null : ToTrainingData(train);
         var validationSet = validation is not null ? ToTrainingData(validation) : stream?.Validation;
@@ -174,6 +250,13 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         o.Optimizer ??= rows <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
         o.EarlyStopping ??= validationSet is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
         var coreOptions = ToCoreOptions(o, rows, loss, ch);
+        if (initial is not null && o.L2Regularization is null)
+        {
+            coreOptions.L2Regularization = initial.TrainedL2Regularization ?? FixedL2;
+            ch.Info(MessageSensitivity.None, FormattableString.Invariant(
+                $"Backprop: {(continued is not null ? "continued training" : "warm start")}: weight decay λ = {coreOptions.L2Regularization:G3}, the one the {initialName} was trained with (not searched again)."));
+        }
+        if (epochs is { } more) coreOptions.MaxEpochs = more;
         var logEpoch = coreOptions.EpochCompleted;
         coreOptions.EpochCompleted = r =>
         {
@@ -184,10 +267,10 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{trainingData.Count} training rows ({(train!.IsSparse ? "sparse" : "dense")})" : $"{stream!.Count} training rows (streamed)")}, " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
 
-        bool searchL2 = o.L2Regularization is null && validationSet is null && o.Optimizer == OptimizerKind.Lbfgs && stream is null
+        bool searchL2 = initial is null && o.L2Regularization is null && validationSet is null && o.Optimizer == OptimizerKind.Lbfgs && stream is null
             && rows <= o.WeightDecaySearchMaxRows
             && rows >= 2 * o.WeightDecayFolds && (long)rows * network.ParameterCount <= SearchMaxWork;
-        if (o.L2Regularization is null && !searchL2)
+        if (o.L2Regularization is null && !searchL2 && initial is null)
         {
             string why = stream is not null ? "the training data is streamed (the search's folds need the rows in memory)"
                 : validationSet is not null ? "a validation set was given"
@@ -200,9 +283,22 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         TrainingResult<float> result;
         try
         {
-            result = stream is not null ? NetworkTrainer.Train(network, stream, coreOptions, validationSet, cts.Token)
-                : searchL2 ? WeightDecaySearch.Run(network, trainingData!, coreOptions, SearchOptions(o), cts.Token)
-                : NetworkTrainer.Train(network, trainingData!, coreOptions, validationSet, cts.Token);
+            if (continued is not null)
+            {
+                var state = continued.TrainingState ?? TrainingState<float>.FromHistory(continued.History);
+                string? mismatch = state.OptimizerMismatch(coreOptions, network.ParameterCount);
+                ch.Info(MessageSensitivity.None, mismatch is null
+                    ? string.Create(CultureInfo.InvariantCulture,
+                        $"Backprop: continuing after epoch {state.Epochs.Count} with the optimizer state of the earlier training ({coreOptions.Optimizer}{(coreOptions.Optimizer == OptimizerKind.Adam ? $", t = {state.Steps}" : "")}).")
+                    : string.Create(CultureInfo.InvariantCulture,
+                        $"Backprop: continuing after epoch {state.Epochs.Count} with a fresh {coreOptions.Optimizer} state: {mismatch}."));
+                result = stream is not null ? NetworkTrainer.Continue(network, stream, coreOptions, state, validationSet, cts.Token)
+                    : NetworkTrainer.Continue(network, trainingData!, coreOptions, state, validationSet, cts.Token);
+            }
+            else
+                result = stream is not null ? NetworkTrainer.Train(network, stream, coreOptions, validationSet, cts.Token)
+                    : searchL2 ? WeightDecaySearch.Run(network, trainingData!, coreOptions, SearchOptions(o), cts.Token)
+                    : NetworkTrainer.Train(network, trainingData!, coreOptions, validationSet, cts.Token);
         }
         catch (TrainingCanceledException<float> canceled)
         {
@@ -231,9 +327,49 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         {
             string[] classNames = task == BackpropTask.MulticlassClassification ? OutputSchema.ClassNames(cols.Label, k) : [];
             var model = new BackpropModelParameters(task, r.Network, mean, scale, classNames, vectorOutput);
+            if (initial is not null) model.TrainedL2Regularization = coreOptions.L2Regularization;
             return new BackpropTransformer(model, o, r.History, cols.Features.Name, cols.Label.Name,
-                task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features));
+                task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features), r.State);
         }
+    }
+
+    /// <summary>Throws when the initial model's network cannot be trained further by this trainer on this data.</summary>
+    private static void CheckInitialModel(BackpropModelParameters m, string name, ColumnBinding cols)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var task = cols.Task;
+        if (m.Task != task)
+            throw new ArgumentException(string.Create(inv,
+                $"The {name} was trained for {m.Task}; the label column '{cols.Label.Name}' makes this {task}."), name);
+        if (m.InputSize != cols.FeatureCount)
+            throw new ArgumentException(string.Create(inv,
+                $"The {name} has {m.InputSize} inputs but the '{cols.Features.Name}' column has {cols.FeatureCount} slots."), name);
+        if (m.OutputSize != cols.OutputCount)
+            throw new ArgumentException(string.Create(inv,
+                $"The {name} has {m.OutputSize} outputs but the label column '{cols.Label.Name}' gives {cols.OutputCount}{(task == BackpropTask.MulticlassClassification ? " classes" : "")}."), name);
+        if (task == BackpropTask.MulticlassClassification)
+        {
+            var classes = OutputSchema.ClassNames(cols.Label, cols.OutputCount);
+            if (m.ClassNameArray.Length > 0 && classes.Length > 0 && !m.ClassNameArray.SequenceEqual(classes))
+                throw new ArgumentException(string.Create(inv,
+                    $"The {name}'s classes [{string.Join(", ", m.ClassNameArray)}] are not the label column '{cols.Label.Name}''s classes [{string.Join(", ", classes)}] (same classes in the same key order are needed)."), name);
+        }
+        if (task == BackpropTask.Regression && m.VectorOutput != cols.Label.Type is VectorDataViewType)
+            throw new ArgumentException(string.Create(inv,
+                $"The {name} scores a {(m.VectorOutput ? "vector" : "scalar")} label but the label column '{cols.Label.Name}' is a {(m.VectorOutput ? "scalar" : "vector")}."), name);
+    }
+
+    /// <summary>Throws when the initial model's layers or activations are not the ones the options give.</summary>
+    private static void CheckInitialArchitecture(BackpropModelParameters m, string name, Activation[] activations, BackpropTrainerOptions o)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var hidden = m.LayerSizes.Skip(1).SkipLast(1).ToArray();
+        if (!hidden.SequenceEqual(o.HiddenLayers))
+            throw new ArgumentException(string.Create(inv,
+                $"The {name} has hidden layers [{string.Join(", ", hidden)}] but the option HiddenLayers is [{string.Join(", ", o.HiddenLayers)}]."), name);
+        if (!m.Activations.SequenceEqual(activations))
+            throw new ArgumentException(string.Create(inv,
+                $"The {name} has activations [{string.Join(", ", m.Activations)}] but the options Activation and OutputActivation give [{string.Join(", ", activations)}]."), name);
     }
 
     /// <summary>

@@ -13,10 +13,13 @@ namespace MLNetBackprop;
 public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<BackpropModelParameters>
 {
     internal BackpropTransformer(BackpropModelParameters model, BackpropTrainerOptions options, TrainingHistory history,
-        string featureColumnName, string labelColumnName, DataViewSchema.Annotations? labelAnnotations, IReadOnlyList<string>? featureNames)
+        string featureColumnName, string labelColumnName, DataViewSchema.Annotations? labelAnnotations, IReadOnlyList<string>? featureNames,
+        TrainingState<float>? trainingState = null)
     {
         FeatureNames = featureNames;
         Model = model;
+        TrainingState = trainingState;
+        model.TrainedL2Regularization ??= history.WeightDecaySelection?.ChosenL2Regularization ?? options.L2Regularization ?? BackpropTrainer.FixedL2;
         Options = options;
         History = history;
         FeatureColumnName = featureColumnName;
@@ -62,6 +65,12 @@ public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<Ba
     /// the model holds, and the first feature names when the feature column has slot names.
     /// </summary>
     public override string ToString() => ModelSummary.Describe(this);
+
+    /// <summary>
+    /// Where training ended (optimizer moments, random-stream positions, stopping counters), for
+    /// <see cref="BackpropTrainer.ContinueTraining"/>; in memory only, so null for a model loaded from a file.
+    /// </summary>
+    internal TrainingState<float>? TrainingState { get; }
 
     /// <summary>True: the model maps each row on its own, so prediction engines work.</summary>
     public bool IsRowToRowMapper => true;

@@ -66,16 +66,18 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     /// <summary>
     /// Scans <paramref name="data"/> and returns the stream. <paramref name="holdOutFraction"/> &gt; 0 holds out that
     /// fraction of the rows (at most <see cref="BackpropTrainerOptions.StreamingValidationMaxRows"/>) for <see cref="Validation"/>.
+    /// A regression's targets are scaled by <paramref name="targetScaling"/> when given (a warm start keeps the scaling
+    /// its network was trained in), else by the scan's statistics.
     /// </summary>
     public static DataViewTrainingStream Open(IDataView data, ColumnBinding cols, BackpropTrainerOptions o, int seed,
-        double holdOutFraction, CancellationToken ct)
+        double holdOutFraction, CancellationToken ct, (float[] Mean, float[] Scale)? targetScaling = null)
     {
         var s = new DataViewTrainingStream(data, cols, o.SkipInvalidRows, seed, o.StreamingBlockRows, holdOutFraction > 0, ct);
-        s.Scan(o, holdOutFraction, o.StreamingValidationMaxRows);
+        s.Scan(o, holdOutFraction, o.StreamingValidationMaxRows, targetScaling);
         return s;
     }
 
-    private void Scan(BackpropTrainerOptions o, double fraction, int maxHeldOut)
+    private void Scan(BackpropTrainerOptions o, double fraction, int maxHeldOut, (float[] Mean, float[] Scale)? targetScaling)
     {
         int k = TargetCount;
         var task = _cols.Task;
@@ -145,7 +147,9 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
                 throw new ArgumentException("With the class weights, the training rows' weights sum to zero: give a class present in the training data a positive weight.",
                     o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
         }
-        if (task == BackpropTask.Regression)
+        if (task == BackpropTask.Regression && targetScaling is { } given)
+            (_mean, _scale) = (given.Mean.ToArray(), given.Scale.ToArray());
+        else if (task == BackpropTask.Regression)
         {
             _mean = new float[k];
             _scale = new float[k];

@@ -78,6 +78,10 @@ internal sealed unsafe class AdamRule<T>(int parameterCount, double beta1, doubl
         }
     }
 
+    public T[][] StateArrays => [_m, _v];
+
+    public int Steps { get => _t; set => _t = value; }
+
     public void Reset()
     {
         Array.Clear(_m);

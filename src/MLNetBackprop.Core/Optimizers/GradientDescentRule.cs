@@ -10,4 +10,8 @@ internal sealed class GradientDescentRule<T> : IUpdateRule<T> where T : unmanage
         TensorPrimitives.MultiplyAdd(gradient, T.CreateTruncating(-learningRate), parameters, parameters);
 
     public void Reset() { }
+
+    public T[][] StateArrays => [];
+
+    public int Steps { get; set; }
 }

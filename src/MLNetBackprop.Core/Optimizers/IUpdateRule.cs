@@ -12,4 +12,13 @@ internal interface IUpdateRule<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Forgets the state (after a divergence back-off).</summary>
     void Reset();
+
+    /// <summary>
+    /// The rule's state arrays, live (Adam: first and second moments m, v; momentum: the velocity; plain gradient
+    /// descent: none), for saving into a <see cref="TrainingState{T}"/> and restoring from one.
+    /// </summary>
+    T[][] StateArrays { get; }
+
+    /// <summary>Steps taken so far (Adam's t, which its bias correction depends on); 0 for rules without a step count.</summary>
+    int Steps { get; set; }
 }

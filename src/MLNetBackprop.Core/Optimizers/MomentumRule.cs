@@ -83,4 +83,8 @@ internal sealed unsafe class MomentumRule<T>(int parameterCount, double momentum
     }
 
     public void Reset() => Array.Clear(_velocity);
+
+    public T[][] StateArrays => [_velocity];
+
+    public int Steps { get; set; }
 }
