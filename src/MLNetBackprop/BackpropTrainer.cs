@@ -540,7 +540,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     private const int InMemoryCopies = 2;
 
     /// <summary>The memory budget for the training set: the option, or a quarter of what the GC says this process may use.</summary>
-    private static long Budget(BackpropTrainerOptions o) => o.MemoryBudgetBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;
+    internal static long Budget(BackpropTrainerOptions o) => o.MemoryBudgetBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4;
 
     /// <summary>Whether to stream, and why (for the log).</summary>
     private static (bool Streamed, string Why) ChooseDataLoading(IDataView data, ColumnBinding cols, BackpropTrainerOptions o)

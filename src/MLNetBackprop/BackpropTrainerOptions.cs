@@ -256,7 +256,9 @@ public sealed class BackpropTrainerOptions
 
     /// <summary>
     /// Streaming: rows per block, the unit read from the view and the window mini-batches are shuffled within (rounded to a
-    /// multiple of the batch size). Memory is about block rows × (features + outputs + 1) × 4 bytes. Rows further apart than
+    /// multiple of the batch size). Two blocks are in memory at a time, the one trained on and the one read ahead on a
+    /// thread of its own: about 2 × block rows × (features + outputs + 1) × 4 bytes, kept within a quarter of the memory
+    /// budget (<see cref="MemoryBudgetBytes"/>) by using fewer rows per block when it is small. Rows further apart than
     /// a block are not mixed unless the view shuffles itself (ML.NET's binary .idv files do, by blocks, when asked with a
     /// seed): data sorted by label should be shuffled once on disk, or streamed with a larger block. Default 65,536.
     /// </summary>

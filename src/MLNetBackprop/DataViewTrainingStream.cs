@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetBackprop.Core;
@@ -24,7 +26,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     private readonly int _seed;
     private readonly CancellationToken _ct;
     private readonly HashSet<DataViewRowId>? _heldOut;
-    private readonly BlockBuilder _block;
+    private readonly BlockBuilder _block, _spare;
     private float[] _mean = [], _scale = [];
     private double[]? _classFactor;
 
@@ -38,6 +40,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
         PreferredBlockRows = blockRows;
         _heldOut = holdOut ? [] : null;
         _block = new BlockBuilder(cols.FeatureCount, cols.OutputCount);
+        _spare = new BlockBuilder(cols.FeatureCount, cols.OutputCount);
     }
 
     public int FeatureCount => _cols.FeatureCount;
@@ -72,9 +75,20 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     public static DataViewTrainingStream Open(IDataView data, ColumnBinding cols, BackpropTrainerOptions o, int seed,
         double holdOutFraction, CancellationToken ct, (float[] Mean, float[] Scale)? targetScaling = null)
     {
-        var s = new DataViewTrainingStream(data, cols, o.SkipInvalidRows, seed, o.StreamingBlockRows, holdOutFraction > 0, ct);
+        var s = new DataViewTrainingStream(data, cols, o.SkipInvalidRows, seed, BlockRowsWithin(o, cols), holdOutFraction > 0, ct);
         s.Scan(o, holdOutFraction, o.StreamingValidationMaxRows, targetScaling);
         return s;
+    }
+
+    /// <summary>
+    /// <see cref="BackpropTrainerOptions.StreamingBlockRows"/>, or fewer when the two blocks in memory at a time (the one
+    /// trained on and the one read ahead) would take more than a quarter of the memory budget.
+    /// </summary>
+    internal static int BlockRowsWithin(BackpropTrainerOptions o, ColumnBinding cols)
+    {
+        long rowBytes = (cols.FeatureCount + cols.OutputCount + 1L) * sizeof(float);
+        long fit = BackpropTrainer.Budget(o) / 4 / (2 * rowBytes);
+        return (int)Math.Clamp(fit, 1, o.StreamingBlockRows);
     }
 
     private void Scan(BackpropTrainerOptions o, double fraction, int maxHeldOut, (float[] Mean, float[] Scale)? targetScaling)
@@ -228,32 +242,94 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
         return _classFactor is null ? weight : (float)(weight * _classFactor[ClassOf(target)]);
     }
 
+    /// <summary>
+    /// One pass of the training rows, block by block, read ahead: a thread of its own reads and fills the next block from
+    /// the cursor while the trainer works on the current one (two blocks in memory at most), so that the cursor's
+    /// decoding overlaps the training instead of adding to it. Blocks come in the cursor's order; a block handed out is
+    /// valid until the next one is asked for. Errors of the reading thread (a bad row, a changed row count, cancellation)
+    /// are thrown here, as they are.
+    /// </summary>
     public IEnumerable<TrainingData<float>> ReadBlocks(int blockRows, int pass, bool shuffle)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockRows, 1);
+        return ReadAhead(blockRows, pass, shuffle);
+    }
+
+    private IEnumerable<TrainingData<float>> ReadAhead(int blockRows, int pass, bool shuffle)
+    {
         Passes++;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_ct);
+        using var free = new BlockingCollection<BlockBuilder>(2);
+        using var full = new BlockingCollection<BlockBuilder>(2);
+        free.Add(_block);
+        free.Add(_spare);
+        Exception? failure = null;
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                Fill(blockRows, pass, shuffle, free, full, stop.Token);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+            finally
+            {
+                full.CompleteAdding();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "Backprop stream read-ahead",
+        };
+        reader.Start();
+        try
+        {
+            foreach (var block in full.GetConsumingEnumerable())
+            {
+                yield return block.ToData(copy: false);
+                free.Add(block);
+            }
+        }
+        finally
+        {
+            // Also when the trainer stops early (cancellation, divergence, its budget): the reader ends and closes its cursor.
+            stop.Cancel();
+            reader.Join();
+        }
+        if (failure is OperationCanceledException && _ct.IsCancellationRequested) throw new OperationCanceledException(_ct);
+        if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
+    }
+
+    /// <summary>The reading thread: fills free blocks from the cursor and hands them over full, in order.</summary>
+    private void Fill(int blockRows, int pass, bool shuffle, BlockingCollection<BlockBuilder> free, BlockingCollection<BlockBuilder> full,
+        CancellationToken ct)
+    {
         bool weighted = _cols.Weight is not null || _classFactor is not null;
         // A view that can shuffle itself (an .idv file: by blocks) is asked to, seeded by the pass; the trainer also
         // shuffles each block. Pass 0 (evaluation) and Shuffle off keep the view's order.
         var rng = shuffle && pass > 0 && _data.CanShuffle ? new Random(unchecked(_seed * 1_000_003 + pass)) : null;
         long seen = 0;
         using var rows = new TrainingSetReader.RowReader(_data, _cols, Role, rng, withIds: _heldOut is not null);
-        _block.Clear();
-        while (rows.MoveNext(_ct))
+        var block = free.Take(ct);
+        block.Clear();
+        while (rows.MoveNext(ct))
         {
             if (Invalid(rows)) continue;
             if (_heldOut is not null && _heldOut.Count > 0 && _heldOut.Contains(rows.Id)) continue;
             var t = rows.Target;
             float w = TransformRow(t, rows.Weight);
-            _block.Add(rows.Features, t, w, weighted);
+            block.Add(rows.Features, t, w, weighted);
             seen++;
-            if (_block.Rows == blockRows)
+            if (block.Rows == blockRows)
             {
-                yield return _block.ToData(copy: false);
-                _block.Clear();
+                full.Add(block, ct);
+                block = free.Take(ct);
+                block.Clear();
             }
         }
-        if (_block.Rows > 0) yield return _block.ToData(copy: false);
+        if (block.Rows > 0) full.Add(block, ct);
         if (seen != Count)
             throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
                 $"The {Role} gave {seen} training rows in pass {pass} and {Count} when first read: a streamed view must give the same rows every pass."));

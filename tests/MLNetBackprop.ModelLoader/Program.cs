@@ -10,6 +10,8 @@ using MLNetBackprop;
 // Loads the model in this fresh process — "mlnet": a plain new MLContext().Model.Load; "library":
 // mlContext.Backprop().LoadModel — scores the data through Transform, Evaluate and a prediction engine, optionally
 // saves the loaded model again, and prints one JSON object with the outputs, the metrics and the timings.
+// Or: MLNetBackprop.ModelLoader train-capped <Auto|InMemory> <rows> <features>: see CappedTraining.
+if (args.Length == 4 && args[0] == "train-capped") return CappedTraining.Run(args);
 if (args.Length < 4)
 {
     Console.Error.WriteLine("usage: MLNetBackprop.ModelLoader <mlnet|library> <model.zip> <data.idv> <task> [resave.zip]");
