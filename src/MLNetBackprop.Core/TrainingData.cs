@@ -144,8 +144,7 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(targets);
-        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
-        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        CheckCounts(featureCount, targetCount);
         if (features.Length % featureCount != 0)
             throw new ArgumentException($"The feature array length {features.Length} is not a multiple of the feature count {featureCount}.", nameof(features));
         int m = features.Length / featureCount;
@@ -167,8 +166,7 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
         ArgumentNullException.ThrowIfNull(indices);
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(targets);
-        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
-        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        CheckCounts(featureCount, targetCount);
         if (rowStart.Length < 1 || rowStart[0] != 0)
             throw new ArgumentException("rowStart must have m + 1 entries starting at 0.", nameof(rowStart));
         int m = rowStart.Length - 1;
@@ -177,6 +175,13 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
         CheckSparseRows(m, rowStart, indices, values, featureCount);
         CheckTargetsAndWeights(m, targets, targetCount, weights);
         return new TrainingData<T>(m, featureCount, targetCount, null, rowStart, indices, values, targets, weights);
+    }
+
+    /// <summary>The feature and target counts every factory takes must be positive (the exception names the parameter).</summary>
+    private static void CheckCounts(int featureCount, int targetCount)
+    {
+        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
+        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
     }
 
     /// <summary>
@@ -189,8 +194,7 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(targets);
-        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
-        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        CheckCounts(featureCount, targetCount);
         ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
         if (features.Length < (long)rowCount * featureCount)
             throw new ArgumentException($"The feature buffer holds {features.Length} values, fewer than {rowCount} rows × {featureCount}.", nameof(features));
@@ -214,8 +218,7 @@ public sealed class TrainingData<T> where T : unmanaged, IFloatingPointIeee754<T
         ArgumentNullException.ThrowIfNull(indices);
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(targets);
-        if (featureCount <= 0) throw new ArgumentOutOfRangeException(nameof(featureCount), featureCount, "The feature count must be positive.");
-        if (targetCount <= 0) throw new ArgumentOutOfRangeException(nameof(targetCount), targetCount, "The target count must be positive.");
+        CheckCounts(featureCount, targetCount);
         ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
         if (rowStart.Length < rowCount + 1 || rowStart[0] != 0)
             throw new ArgumentException($"rowStart must have at least {rowCount} + 1 entries starting at 0.", nameof(rowStart));
