@@ -175,6 +175,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             double holdOut = o.EarlyStopping == true && validationData is null ? o.ValidationFraction : 0;
             stream = DataViewTrainingStream.Open(trainData, cols, o, seed, holdOut, cts.Token,
                 initial is not null && task == BackpropTask.Regression ? (initial.Mean, initial.Scale) : null);
+            loading += "; epochs read " + stream.ShuffleChoice;
             if (holdOut > 0 && stream.Validation is null)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
                     $"Early stopping needs held-out rows, and none of the {stream.Count} streamed training rows was drawn (ValidationFraction = {o.ValidationFraction}): pass validation data to Fit, or set EarlyStopping = false."),
@@ -244,6 +245,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (reader is { Skipped: > 0 })
                 ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
                     $"Backprop: skipped {reader.Skipped} invalid row(s) of the {role}, kept {reader.Count}. First: {reader.FirstSkipReason}"));
+        if (stream?.ShuffleWarning is { } unmixed) ch.Warning(MessageSensitivity.None, unmixed);
         if (stream is { Skipped: > 0 })
             ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
                 $"Backprop: skipped {stream.Skipped} invalid row(s) of the training data, kept {stream.Count + (stream.Validation?.Count ?? 0)}. First: {stream.FirstSkipReason}"));
@@ -459,6 +461,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation.");
         if (!Enum.IsDefined(o.DataLoading))
             throw new ArgumentOutOfRangeException(nameof(o.DataLoading), o.DataLoading, $"The option DataLoading = {o.DataLoading} is not a defined mode.");
+        if (!Enum.IsDefined(o.StreamingShuffle))
+            throw new ArgumentOutOfRangeException(nameof(o.StreamingShuffle), o.StreamingShuffle, $"The option StreamingShuffle = {o.StreamingShuffle} is not a defined mode.");
         if (o.MemoryBudgetBytes is < 1)
             throw new ArgumentOutOfRangeException(nameof(o.MemoryBudgetBytes), o.MemoryBudgetBytes, $"The option MemoryBudgetBytes = {o.MemoryBudgetBytes} must be positive (or null for a quarter of the available memory).");
         if (o.StreamingBlockRows < 1)

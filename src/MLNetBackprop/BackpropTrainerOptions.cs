@@ -259,10 +259,18 @@ public sealed class BackpropTrainerOptions
     /// multiple of the batch size). Two blocks are in memory at a time, the one trained on and the one read ahead on a
     /// thread of its own: about 2 × block rows × (features + outputs + 1) × 4 bytes, kept within a quarter of the memory
     /// budget (<see cref="MemoryBudgetBytes"/>) by using fewer rows per block when it is small. Rows further apart than
-    /// a block are not mixed unless the view shuffles itself (ML.NET's binary .idv files do, by blocks, when asked with a
-    /// seed): data sorted by label should be shuffled once on disk, or streamed with a larger block. Default 65,536.
+    /// a block are mixed only by the view's own shuffle (ML.NET's binary .idv files shuffle by blocks when asked with a
+    /// seed), which <see cref="StreamingShuffle"/> asks for when the row order drifts. Default 65,536.
     /// </summary>
     public int StreamingBlockRows { get; set; } = 65_536;
+
+    /// <summary>
+    /// Streaming with <see cref="Shuffle"/> on: whether each epoch also asks the view for a shuffled cursor, or reads it in
+    /// its order and shuffles within blocks only. <see cref="StreamingShuffleMode.Auto"/> (the default) decides from the
+    /// first scan: a view whose row order drifts (sorted by label, time or a feature) is read shuffled, one in a random
+    /// order is read in order, which costs less CPU. See <see cref="StreamingShuffleMode"/>.
+    /// </summary>
+    public StreamingShuffleMode StreamingShuffle { get; set; } = StreamingShuffleMode.Auto;
 
     /// <summary>
     /// Streaming with early stopping and no validation data: at most this many rows are held out (a seeded

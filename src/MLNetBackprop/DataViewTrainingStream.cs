@@ -29,6 +29,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     private readonly BlockBuilder _block, _spare;
     private float[] _mean = [], _scale = [];
     private double[]? _classFactor;
+    private bool _viewShuffles;
 
     private DataViewTrainingStream(IDataView data, ColumnBinding cols, bool skip, int seed, int blockRows, bool holdOut, CancellationToken ct)
     {
@@ -59,6 +60,18 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
 
     /// <summary>The held-out rows for early stopping, or null.</summary>
     public TrainingData<float>? Validation { get; private set; }
+
+    /// <summary>
+    /// How each epoch shuffles (<see cref="BackpropTrainerOptions.StreamingShuffle"/>) and why, for MLContext.Log; with
+    /// <see cref="StreamingShuffleMode.Auto"/>, the order check's statistic.
+    /// </summary>
+    public string ShuffleChoice { get; private set; } = "";
+
+    /// <summary>A warning for MLContext.Log when the row order drifts and the view cannot shuffle itself, or null.</summary>
+    public string? ShuffleWarning { get; private set; }
+
+    /// <summary>Whether the epochs ask the view for a shuffled cursor (with Shuffle on).</summary>
+    public bool ViewShuffles => _viewShuffles;
 
     /// <summary>Passes read so far, the scans included (tests count them).</summary>
     public int Passes { get; private set; }
@@ -102,6 +115,10 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
         var sum = new double[k];
         long valid = 0;
         var validation = _heldOut is null ? null : new BlockBuilder(FeatureCount, k);
+        // Auto needs to know whether the row order drifts (and, on a view that cannot shuffle, to warn when it does).
+        var order = o.Shuffle && o.StreamingShuffle == StreamingShuffleMode.Auto
+            ? new RowOrderCheck(FeatureCount, k, Math.Clamp(PreferredBlockRows / 8, 16, 4096))
+            : null;
         bool weighted = _cols.Weight is not null || o.ClassWeights is not null || o.BalanceClasses;
         // With a known row count the held-out share is capped up front; otherwise the first rows chosen fill the cap.
         long? known = _data.GetRowCount();
@@ -115,6 +132,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
                 if (Invalid(rows)) continue;
                 valid++;
                 var t = rows.Target;
+                order?.Add(rows.Features, t);
                 double w = rows.Weight;
                 if (classes > 0)
                 {
@@ -176,10 +194,45 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
             }
             if (o.StandardizeTargets) SecondScan(mu, weightSum);
         }
+        ChooseShuffle(o, order);
         if (validation is not null && validation.Rows > 0)
         {
             validation.Transform(this, weighted);
             Validation = validation.ToData(copy: true);
+        }
+    }
+
+    private void ChooseShuffle(BackpropTrainerOptions o, RowOrderCheck? order)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        bool can = _data.CanShuffle;
+        const string cannot = "shuffled within blocks (the view cannot shuffle itself)";
+        if (!o.Shuffle) (_viewShuffles, ShuffleChoice) = (false, "the view's order every epoch (Shuffle = false)");
+        else if (o.StreamingShuffle == StreamingShuffleMode.View)
+            (_viewShuffles, ShuffleChoice) = can ? (true, "the view's shuffled cursor, and within blocks (StreamingShuffle = View)") : (false, cannot);
+        else if (o.StreamingShuffle == StreamingShuffleMode.WithinBlocks) (_viewShuffles, ShuffleChoice) = (false, "the view's order, shuffled within blocks (StreamingShuffle = WithinBlocks)");
+        else if (Count <= PreferredBlockRows)
+            (_viewShuffles, ShuffleChoice) = (false, string.Create(inv, $"the view's order, shuffled within one block of all {Count} rows, which is a full shuffle (StreamingShuffle = Auto)"));
+        else
+        {
+            var (f, column, threshold, chunks) = order!.Result();
+            string what = order.ChecksFeatures ? "features and targets" : "targets (too many features to check)";
+            if (double.IsNaN(f))
+                (_viewShuffles, ShuffleChoice) = can
+                    ? (true, string.Create(inv, $"the view's shuffled cursor (StreamingShuffle = Auto: {chunks} chunks are too few to check the row order)"))
+                    : (false, cannot);
+            else if (f > threshold)
+            {
+                string why = string.Create(inv,
+                    $"the row order drifts; {order.Describe(column, _cols.Features.Name, _cols.Label.Name)} has F = {f:G3} over {chunks} chunks of rows, above {threshold:F2}");
+                (_viewShuffles, ShuffleChoice) = can ? (true, $"the view's shuffled cursor, and within blocks (StreamingShuffle = Auto: {why})") : (false, cannot);
+                if (!can)
+                    ShuffleWarning = string.Create(inv,
+                        $"Backprop: {why}, and the view cannot shuffle itself, so rows further apart than a block of {PreferredBlockRows} are never in one mini-batch. Shuffle the data once (for example save it with SaveAsBinary and stream the .idv file, which shuffles by blocks), or raise StreamingBlockRows.");
+            }
+            else
+                (_viewShuffles, ShuffleChoice) = (false, string.Create(inv,
+                    $"the view's order, shuffled within blocks of {PreferredBlockRows} rows (StreamingShuffle = Auto: the row order looks random; the largest F of the {what} over {chunks} chunks of rows is {f:F2}, below {threshold:F2})"));
         }
     }
 
@@ -307,9 +360,9 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
         CancellationToken ct)
     {
         bool weighted = _cols.Weight is not null || _classFactor is not null;
-        // A view that can shuffle itself (an .idv file: by blocks) is asked to, seeded by the pass; the trainer also
-        // shuffles each block. Pass 0 (evaluation) and Shuffle off keep the view's order.
-        var rng = shuffle && pass > 0 && _data.CanShuffle ? new Random(unchecked(_seed * 1_000_003 + pass)) : null;
+        // A view that can shuffle itself (an .idv file: by blocks) is asked to when the scan chose so, seeded by the pass;
+        // the trainer also shuffles each block. Pass 0 (evaluation) and Shuffle off keep the view's order.
+        var rng = shuffle && pass > 0 && _viewShuffles ? new Random(unchecked(_seed * 1_000_003 + pass)) : null;
         long seen = 0;
         using var rows = new TrainingSetReader.RowReader(_data, _cols, Role, rng, withIds: _heldOut is not null);
         var block = free.Take(ct);

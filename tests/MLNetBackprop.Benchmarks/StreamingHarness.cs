@@ -13,12 +13,14 @@ namespace MLNetBackprop.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <code>
-/// streaming [--rows 20000000] [--subset 2000000] [--features 50] [--dir path] [--budget-mib 1024] [--epochs 2] [--out file.md]
+/// streaming [--rows 20000000] [--subset 2000000] [--features 50] [--dir path] [--budget-mib 1024] [--epochs 2] [--out file.md] [--subset-only]
 ///   generates &lt;dir&gt;/synthetic-{rows}x{features}.idv and the subset's file (once; kept for the next run), then runs:
-///   the in-memory path on the subset, the streamed path on the subset (file in the page cache), the streamed path on
-///   the whole file with the budget, and the whole file in a process whose GC heap is capped at the budget
+///   the in-memory path on the subset, the streamed path on the subset (file in the page cache; twice each, alternating),
+///   the streamed path on the subset with StreamingShuffle = View (the cost of the view's shuffled cursor), and, unless
+///   --subset-only, the streamed path on the whole file with the budget, and the whole file in a process whose GC heap is capped at the budget
 ///   (DOTNET_GCHeapHardLimit) with the default options, Auto loading included.
-/// streaming-run-one --data file --mode InMemory|Streaming|Auto [--budget-mib N] [--epochs 2]   one run, one JSON line
+/// streaming-run-one --data file --test file --mode InMemory|Streaming|Auto [--shuffle Auto|View|WithinBlocks] [--budget-mib N] [--epochs 2] [--threads N]
+///   one run, one JSON line
 /// </code>
 /// The data: x ~ U(−2, 2)^features as float32, label = [Σ_j sin(x_j·u_j) + x_0·x_1 + 0.3·noise &gt; 0], with u_j fixed by
 /// the seed: non-linear, so that the network (the default [128] hidden units) has something to learn.
@@ -97,7 +99,8 @@ internal static class StreamingHarness
         Generate(testFile, 50_000, features, seed: 19);
 
         var results = new List<Dictionary<string, JsonElement>>();
-        void One(string label, string data, string mode, int? budget, int? heapLimitMiB)
+        bool wholeFile = !args.Contains("--subset-only");
+        void One(string label, string data, string mode, int? budget, int? heapLimitMiB, string shuffle = "Auto")
         {
             var psi = new ProcessStartInfo(Environment.ProcessPath!)
             {
@@ -106,7 +109,7 @@ internal static class StreamingHarness
             };
             string self = typeof(StreamingHarness).Assembly.Location;
             if (!Environment.ProcessPath!.EndsWith("MLNetBackprop.Benchmarks", StringComparison.Ordinal)) psi.ArgumentList.Add(self);
-            foreach (var a in new[] { "streaming-run-one", "--data", data, "--test", testFile, "--mode", mode, "--epochs", epochs.ToString(CultureInfo.InvariantCulture) })
+            foreach (var a in new[] { "streaming-run-one", "--data", data, "--test", testFile, "--mode", mode, "--shuffle", shuffle, "--epochs", epochs.ToString(CultureInfo.InvariantCulture) })
                 psi.ArgumentList.Add(a);
             if (budget is { } b)
             {
@@ -133,28 +136,36 @@ internal static class StreamingHarness
         One("streamed, subset (page cache)", small, "Streaming", null, null);
         One("in memory, subset (again)", small, "InMemory", null, null);
         One("streamed, subset (again)", small, "Streaming", null, null);
-        One($"streamed, whole file, budget {budgetMiB} MiB", big, "Auto", budgetMiB, null);
-        One($"whole file, defaults, GC heap capped at {budgetMiB} MiB", big, "Auto", null, budgetMiB);
+        // The view's shuffled cursor on every epoch, what Auto picks for a drifting row order: its cost in CPU.
+        One("streamed, subset, StreamingShuffle = View", small, "Streaming", null, null, "View");
+        if (wholeFile)
+        {
+            One($"streamed, whole file, budget {budgetMiB} MiB", big, "Auto", budgetMiB, null);
+            One($"whole file, defaults, GC heap capped at {budgetMiB} MiB", big, "Auto", null, budgetMiB);
+        }
 
         var inv = CultureInfo.InvariantCulture;
         var md = new System.Text.StringBuilder();
         md.AppendLine(FormattableString.Invariant($"Streaming benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Describe()}"));
         md.AppendLine();
-        md.AppendLine("| run | rows | file MiB | loading | budget MiB | epochs | fit s | epoch s (median) | rows/s per epoch | MB/s read per epoch | peak RSS MiB | managed heap peak MiB | test accuracy |");
-        md.AppendLine("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| run | rows | file MiB | loading | epochs read | budget MiB | epochs | fit s | epoch s (median) | rows/s per epoch | MB/s read per epoch | peak RSS MiB | managed heap peak MiB | test accuracy |");
+        md.AppendLine("|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             string S(string k) => r.TryGetValue(k, out var v) ? v.ToString() : "";
             double D(string k) => r.TryGetValue(k, out var v) ? v.GetDouble() : double.NaN;
             md.AppendLine(string.Create(inv,
-                $"| {S("run")} | {D("rows"):N0} | {D("fileMiB"):F0} | {S("loading")} | {S("budgetMiB")} | {D("epochs")} | {D("fitSeconds"):F1} | {D("epochSeconds"):F2} | {D("rowsPerSecond"):N0} | {D("megabytesPerSecond"):F0} | {D("peakRssMiB"):F0} | {D("peakHeapMiB"):F0} | {D("accuracy"):F4} |"));
+                $"| {S("run")} | {D("rows"):N0} | {D("fileMiB"):F0} | {S("loading")} | {S("order")} | {S("budgetMiB")} | {D("epochs")} | {D("fitSeconds"):F1} | {D("epochSeconds"):F2} | {D("rowsPerSecond"):N0} | {D("megabytesPerSecond"):F0} | {D("peakRssMiB"):F0} | {D("peakHeapMiB"):F0} | {D("accuracy"):F4} |"));
         }
         var mem = results.Where(r => r["run"].GetString()!.StartsWith("in memory", StringComparison.Ordinal)).Select(r => r["rowsPerSecond"].GetDouble()).ToArray();
-        var str = results.Where(r => r["run"].GetString()!.StartsWith("streamed, subset", StringComparison.Ordinal)).Select(r => r["rowsPerSecond"].GetDouble()).ToArray();
+        var str = results.Where(r => r["run"].GetString()!.StartsWith("streamed, subset", StringComparison.Ordinal) && !r["run"].GetString()!.Contains("= View", StringComparison.Ordinal)).Select(r => r["rowsPerSecond"].GetDouble()).ToArray();
         if (mem.Length > 0 && str.Length > 0)
         {
             md.AppendLine();
-            md.AppendLine(string.Create(inv, $"Streamed / in-memory throughput per epoch on the subset (best of each): {str.Max() / mem.Max():P0}."));
+            md.AppendLine(string.Create(inv, $"Streamed (defaults) / in-memory throughput per epoch on the subset (best of each): {str.Max() / mem.Max():P0}."));
+            var view = results.Where(r => r["run"].GetString()!.Contains("= View", StringComparison.Ordinal)).Select(r => r["rowsPerSecond"].GetDouble()).ToArray();
+            if (view.Length > 0)
+                md.AppendLine(string.Create(inv, $"Streamed with the view's shuffled cursor every epoch / in-memory: {view.Max() / mem.Max():P0}."));
         }
         Console.WriteLine(md);
         if (outPath is not null) File.WriteAllText(outPath, md.ToString());
@@ -258,6 +269,7 @@ internal static class StreamingHarness
             EarlyStopping = false,
             Seed = 1,
             NumberOfThreads = Arg(args, "--threads") is { } th ? int.Parse(th, inv) : null,
+            StreamingShuffle = Enum.Parse<StreamingShuffleMode>(Arg(args, "--shuffle") ?? "Auto"),
         };
         var epochTimes = new List<double>();
         var clock = Stopwatch.StartNew();
@@ -282,6 +294,9 @@ internal static class StreamingHarness
             ["rows"] = rows,
             ["fileMiB"] = fileBytes / 1048576.0,
             ["loading"] = loading is null ? null : loading[(loading.IndexOf("data loading: ", StringComparison.Ordinal) + 14)..].Split(" (")[0].TrimEnd('.'),
+            ["order"] = loading is null || !loading.Contains("epochs read ", StringComparison.Ordinal) ? ""
+                : loading.Contains("shuffled cursor", StringComparison.Ordinal) ? "view shuffled, and within blocks"
+                : loading.Contains("within blocks", StringComparison.Ordinal) ? "view's order, shuffled within blocks" : "view's order",
             ["budgetMiB"] = budget is { } bb ? (bb >> 20).ToString(inv) : $"default {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 >> 20}",
             ["epochs"] = model.History.Epochs.Count,
             ["fitSeconds"] = fit,

@@ -167,7 +167,8 @@ public class StreamingTests
         var auto = TrainCapped("Auto", 800_000, 100, cap);
         Assert.Equal(256, auto.GetProperty("heapLimitMiB").GetInt64());
         Assert.False(auto.TryGetProperty("error", out var error), error.ToString());
-        Assert.Equal("data loading: streaming (800000 rows, about 623 MiB in memory, more than the budget of 64 MiB).", auto.GetProperty("loading").GetString());
+        Assert.StartsWith("data loading: streaming (800000 rows, about 623 MiB in memory, more than the budget of 64 MiB); epochs read ",
+            auto.GetProperty("loading").GetString());
         Assert.Equal(2, auto.GetProperty("epochs").GetInt32());
         Assert.True(auto.GetProperty("auc").GetDouble() > 0.85, $"AUC {auto.GetProperty("auc")}");
         Assert.True(auto.GetProperty("peakHeapMiB").GetDouble() < 256, $"peak heap {auto.GetProperty("peakHeapMiB")} MiB");
