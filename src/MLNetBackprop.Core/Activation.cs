@@ -15,4 +15,9 @@ public enum Activation
     Identity = 4,
     /// <summary>Softmax over the whole layer, a_k = e^(z_k) / Σ_j e^(z_j). Output layer only.</summary>
     Softmax = 5,
+    /// <summary>
+    /// SiLU (swish) f(z) = z·σ(z), f'(z) = σ(z)(1 + z(1 − σ(z))): smooth, non-monotonic just below zero, unbounded above;
+    /// common in recent networks. Its layers start with He's initialization, as ReLU's do.
+    /// </summary>
+    Silu = 6,
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using MLNetBackprop.Core.Activations;
 using MLNetBackprop.Core.Kernels;
 
 namespace MLNetBackprop.Core;
@@ -142,7 +143,7 @@ public static class Backpropagation
                 var zr = z.Slice(r * nOut, nOut);
                 TensorPrimitives.Add(zr, b, zr);
             }
-            ActivationFunctions.Apply(network.Activations[l], z, ws.ABuffer(l + 1, rows), nOut);
+            ActivationTable.Get(network.Activations[l]).Kernel.Apply<T>(z, ws.ABuffer(l + 1, rows), nOut);
             // Inverted dropout on a hidden layer while training: a^(l+1) ⊙= mask, the unmasked a kept for f'.
             if (ws.DropoutActive && l + 1 < network.WeightLayerCount)
             {
@@ -274,9 +275,9 @@ public static class Backpropagation
         if (loss == LossFunction.SquaredError)
         {
             if (network.OutputActivation == Activation.Softmax)
-                ActivationFunctions.MultiplyBySoftmaxJacobian<T>(ws.ABuffer(L, rows), deltaL, sizes[L]);
+                Softmax.MultiplyByJacobian<T>(ws.ABuffer(L, rows), deltaL, sizes[L]);
             else
-                ActivationFunctions.MultiplyByDerivative<T>(network.OutputActivation, ws.ZBuffer(L, rows), ws.ABuffer(L, rows), deltaL);
+                ActivationTable.Get(network.OutputActivation).Kernel.MultiplyByDerivative<T>(ws.ZBuffer(L, rows), ws.ABuffer(L, rows), deltaL);
         }
         var weights = batch.Weights;
         if (!weights.IsEmpty)
@@ -330,11 +331,11 @@ public static class Backpropagation
                 if (ws.DropoutActive)
                 {
                     // With dropout a^(l) = mask ⊙ f(z^(l)), so δ^(l) = (δ^(l+1) · W^(l)) ⊙ f'(z^(l)) ⊙ mask.
-                    ActivationFunctions.MultiplyByDerivative<T>(network.Activations[l - 1], ws.ZBuffer(l, rows), ws.UnmaskedBuffer(l, rows), delta);
+                    ActivationTable.Get(network.Activations[l - 1]).Kernel.MultiplyByDerivative<T>(ws.ZBuffer(l, rows), ws.UnmaskedBuffer(l, rows), delta);
                     TensorPrimitives.Multiply(delta, ws.DropoutMask(l, rows), delta);
                 }
                 else
-                    ActivationFunctions.MultiplyByDerivative<T>(network.Activations[l - 1], ws.ZBuffer(l, rows), ws.ABuffer(l, rows), delta);
+                    ActivationTable.Get(network.Activations[l - 1]).Kernel.MultiplyByDerivative<T>(ws.ZBuffer(l, rows), ws.ABuffer(l, rows), delta);
             }
         }
     }

@@ -1,6 +1,7 @@
-using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using MLNetBackprop.Core.Activations;
 using MLNetBackprop.Core.Kernels;
 
 namespace MLNetBackprop.Core;
@@ -212,10 +213,10 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
             }
             if (l == last)
             {
-                ActivationFunctions.Apply(_activations[l], zl, y.Slice(0, rows * nOut), nOut);
+                ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, y.Slice(0, rows * nOut), nOut);
                 return;
             }
-            ActivationFunctions.Apply(_activations[l], zl, zl, nOut);
+            ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, zl, nOut);
             input = zl;
         }
     }
@@ -290,11 +291,11 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
             if (l == last)
             {
                 if (!logits.IsEmpty) zl.CopyTo(logits);
-                ActivationFunctions.Apply(_activations[l], zl, output.Slice(0, nOut), nOut);
+                ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, output.Slice(0, nOut), nOut);
                 return;
             }
             var next = (l % 2 == 0 ? a0 : a1).AsSpan(0, nOut);
-            ActivationFunctions.Apply(_activations[l], zl, next, nOut);
+            ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, next, nOut);
             a = next;
         }
     }
@@ -303,9 +304,9 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
     private void Multiply(int l, ReadOnlySpan<T> a, Span<T> z)
     {
         int nIn = _sizes[l], nOut = _strides[l];
-        // Zeros are looked for in the input and after a ReLU (about half its outputs); sigmoid, tanh, leaky ReLU and
-        // identity outputs are almost never exactly zero.
-        if (SkipsZeros && (l == 0 || _activations[l - 1] == Activation.Relu))
+        // Zeros are looked for in the input and after an activation whose outputs often are exactly zero (ReLU: about
+        // half); sigmoid, tanh, leaky ReLU, SiLU and identity outputs almost never are.
+        if (SkipsZeros && (l == 0 || ActivationTable.Get(_activations[l - 1]).OftenExactlyZero))
         {
             int capacity = _maxWidth + GemmSparseRow<T>.CompressSlack;
             var indices = t_indices is { } ti && ti.Length >= capacity ? ti : t_indices = new int[capacity];

@@ -1,4 +1,5 @@
 using System.Numerics;
+using MLNetBackprop.Core.Activations;
 using MLNetBackprop.Core.Kernels;
 
 namespace MLNetBackprop.Core;
@@ -44,9 +45,9 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
         for (int l = 0; l < activations.Count; l++)
         {
             bool output = l == activations.Count - 1;
-            if (!ActivationFunctions.IsDefined(activations[l]))
+            if (!ActivationTable.IsDefined(activations[l]))
                 throw new ArgumentOutOfRangeException(nameof(activations), $"Activation {(int)activations[l]} of layer {l + 1} is not defined.");
-            if (!output && !ActivationFunctions.IsValidHidden(activations[l]))
+            if (!output && !ActivationTable.Get(activations[l]).Hidden)
                 throw new ArgumentException($"Layer {l + 1} is hidden; {activations[l]} is allowed only on the output layer.", nameof(activations));
             if (output && activations[l] == Activation.Softmax && layerSizes[^1] < 2)
                 throw new ArgumentException("Softmax needs at least two output units; use Sigmoid for a single output.", nameof(activations));
@@ -124,7 +125,7 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
 
     /// <summary>
     /// Draws every weight from <paramref name="seed"/> and sets every bias to zero. Sigmoid, tanh, identity and
-    /// softmax layers use the UFLDL/Glorot rule U(±√(6 / (n_in + n_out + 1))); ReLU and leaky ReLU layers use
+    /// softmax layers use the UFLDL/Glorot rule U(±√(6 / (n_in + n_out + 1))); ReLU, leaky ReLU and SiLU layers use
     /// He's rule U(±√(6 / n_in)). The draws are made in double, so float and double networks created with the
     /// same seed hold the same weights up to rounding.
     /// </summary>
@@ -134,9 +135,7 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
         for (int l = 0; l < _activations.Length; l++)
         {
             int nIn = _sizes[l], nOut = _sizes[l + 1];
-            double r = _activations[l] is Activation.Relu or Activation.LeakyRelu
-                ? Math.Sqrt(6.0 / nIn)
-                : Math.Sqrt(6.0 / (nIn + nOut + 1));
+            double r = ActivationTable.Get(_activations[l]).InitBound(nIn, nOut);
             var w = Weights(l);
             for (int i = 0; i < w.Length; i++) w[i] = T.CreateTruncating((rng.NextDouble() * 2 - 1) * r);
             Biases(l).Clear();

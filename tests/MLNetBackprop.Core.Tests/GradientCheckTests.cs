@@ -6,8 +6,8 @@ namespace MLNetBackprop.Core.Tests;
 /// <summary>Backpropagation agrees with central finite differences for every activation × loss × regularizer.</summary>
 public class GradientCheckTests(Xunit.Abstractions.ITestOutputHelper log)
 {
-    private static readonly Activation[] Hidden = [Activation.Sigmoid, Activation.Tanh, Activation.Relu, Activation.LeakyRelu, Activation.Identity];
-    private static readonly Activation[] Outputs = [Activation.Sigmoid, Activation.Tanh, Activation.Relu, Activation.LeakyRelu, Activation.Identity, Activation.Softmax];
+    private static readonly Activation[] Hidden = [Activation.Sigmoid, Activation.Tanh, Activation.Relu, Activation.LeakyRelu, Activation.Silu, Activation.Identity];
+    private static readonly Activation[] Outputs = [Activation.Sigmoid, Activation.Tanh, Activation.Relu, Activation.LeakyRelu, Activation.Silu, Activation.Identity, Activation.Softmax];
     private static readonly Regularization[] Regs = [Regularization.None, new(L2: 0.3), new(L1: 0.05), new(L2: 0.2, L1: 0.03)];
 
     public static TheoryData<Activation, Activation, LossFunction, int> Combinations()

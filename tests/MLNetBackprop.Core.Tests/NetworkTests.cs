@@ -106,6 +106,7 @@ public class NetworkTests
     [InlineData(13, new[] { 64, 32 }, 1, Activation.Tanh, Activation.Identity)]
     [InlineData(5, new int[0], 1, Activation.Sigmoid, Activation.Sigmoid)]
     [InlineData(37, new[] { 3, 17 }, 5, Activation.LeakyRelu, Activation.Tanh)]
+    [InlineData(21, new[] { 19, 6 }, 3, Activation.Silu, Activation.Softmax)]
     public void ThePredictorScoresEachRowBitwiseAsTheBatchDoes(int inputs, int[] hidden, int outputs, Activation h, Activation o)
     {
         var rng = new Random(inputs);
@@ -141,6 +142,7 @@ public class NetworkTests
     [InlineData(784, new[] { 128 }, 10, Activation.Sigmoid, Activation.Softmax)]
     [InlineData(784, new[] { 256, 128 }, 10, Activation.Relu, Activation.Softmax)]
     [InlineData(30, new[] { 9 }, 1, Activation.Tanh, Activation.Identity)]
+    [InlineData(300, new[] { 33 }, 2, Activation.Silu, Activation.Sigmoid)]
     public void MostlyZeroRowsScoreBitwiseAsTheBatchDenseSparseAndOnAnyThreadCount(int inputs, int[] hidden, int outputs, Activation h, Activation o)
     {
         // Rows like MNIST's (about 80 % zeros, some −0) take the zero-skipping product; every way of scoring them gives

@@ -1,4 +1,5 @@
 using MLNetBackprop.Core;
+using MLNetBackprop.Core.Activations;
 
 namespace MLNetBackprop.Onnx;
 
@@ -19,9 +20,6 @@ internal static class OnnxExport
     public const long IrVersion = 7;
 
     private const int Float = 1, Int64 = 7, Bool = 9;
-
-    // The core's leaky-ReLU slope (Activation.LeakyRelu documents f(z) = 0.01·z for z < 0).
-    private const float LeakySlope = 0.01f;
 
     /// <summary>Output names of a model.</summary>
     public sealed record Names(string Input, string Score, string Probability, string PredictedLabel);
@@ -85,16 +83,17 @@ internal static class OnnxExport
                 x = a;
                 continue;
             }
-            nodes.Add(f switch
+            // The activation's ONNX form from the core's table: one operator (softmax over the last axis, leaky ReLU with
+            // its slope), times z for SiLU.
+            var form = ActivationTable.Get(f).Onnx;
+            string fa = form.TimesInput ? Fresh($"s{l + 1}") : a;
+            nodes.Add(form switch
             {
-                Activation.Sigmoid => Node("Sigmoid", [z], [a]),
-                Activation.Tanh => Node("Tanh", [z], [a]),
-                Activation.Relu => Node("Relu", [z], [a]),
-                Activation.LeakyRelu => Node("LeakyRelu", [z], [a], Attr.Float("alpha", LeakySlope)),
-                Activation.Identity => Node("Identity", [z], [a]),
-                Activation.Softmax => Node("Softmax", [z], [a], Attr.Int("axis", -1)),
-                _ => throw new NotSupportedException($"Activation {f} has no ONNX equivalent here."),
+                { Operator: "Softmax" } => Node("Softmax", [z], [fa], Attr.Int("axis", -1)),
+                { Alpha: { } alpha } => Node(form.Operator, [z], [fa], Attr.Float("alpha", alpha)),
+                _ => Node(form.Operator, [z], [fa]),
             });
+            if (form.TimesInput) nodes.Add(Node("Mul", [z, fa], [a]));
             x = a;
         }
 
