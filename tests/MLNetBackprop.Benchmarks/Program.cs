@@ -16,7 +16,7 @@ using MLNetBackprop.Benchmarks.SideBySide;
 // `predict-phases`: where one 784-128-10 row's scoring time goes, phase by phase, and whether a two-core split pays here.
 // `panel [--datasets a,b,c] [--folds 5] [--seed 0] [--out path.md] [--with-mnist]`: issue #14's panel, our default MLP
 //   against ML.NET's SDCA, L-BFGS, FastTree and LightGBM at their defaults on 20 bundled tabular datasets (5-fold CV).
-// `streaming [--rows 20000000] [--subset 2000000] [--features 50] [--dir d] [--budget-mib 1024] [--epochs 3] [--out f.md] [--subset-only]`:
+// `streaming [--rows 20000000] [--subset 2000000] [--features 50] [--dir d] [--budget-mib 1024] [--epochs 3] [--out f.md] [--subset-only] [--cold]`:
 //   issue #18's benchmark: a synthetic .idv on disk, the streamed path against the in-memory one (rows/s, MB/s, peak RSS).
 // `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2; dense and sparse rows).
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--filter *TrainingStep*`).

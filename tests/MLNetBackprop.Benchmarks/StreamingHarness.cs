@@ -13,13 +13,14 @@ namespace MLNetBackprop.Benchmarks;
 /// </summary>
 /// <remarks>
 /// <code>
-/// streaming [--rows 20000000] [--subset 2000000] [--features 50] [--dir path] [--budget-mib 1024] [--epochs 2] [--out file.md] [--subset-only]
+/// streaming [--rows 20000000] [--subset 2000000] [--features 50] [--dir path] [--budget-mib 1024] [--epochs 2] [--out file.md] [--subset-only] [--cold]
 ///   generates &lt;dir&gt;/synthetic-{rows}x{features}.idv and the subset's file (once; kept for the next run), then runs:
 ///   the in-memory path on the subset, the streamed path on the subset (file in the page cache; twice each, alternating),
 ///   the streamed path on the subset with StreamingShuffle = View (the cost of the view's shuffled cursor), and, unless
-///   --subset-only, the streamed path on the whole file with the budget, and the whole file in a process whose GC heap is capped at the budget
+///   --subset-only, the streamed path on the whole file with the budget (with --cold also with the page cache dropped
+///   before every epoch, as root), and the whole file in a process whose GC heap is capped at the budget
 ///   (DOTNET_GCHeapHardLimit) with the default options, Auto loading included.
-/// streaming-run-one --data file --test file --mode InMemory|Streaming|Auto [--shuffle Auto|View|WithinBlocks] [--budget-mib N] [--epochs 2] [--threads N]
+/// streaming-run-one --data file --test file --mode InMemory|Streaming|Auto [--shuffle Auto|View|WithinBlocks] [--budget-mib N] [--epochs 2] [--threads N] [--drop-caches]
 ///   one run, one JSON line
 /// </code>
 /// The data: x ~ U(−2, 2)^features as float32, label = [Σ_j sin(x_j·u_j) + x_0·x_1 + 0.3·noise &gt; 0], with u_j fixed by
@@ -100,7 +101,8 @@ internal static class StreamingHarness
 
         var results = new List<Dictionary<string, JsonElement>>();
         bool wholeFile = !args.Contains("--subset-only");
-        void One(string label, string data, string mode, int? budget, int? heapLimitMiB, string shuffle = "Auto")
+        bool cold = args.Contains("--cold");
+        void One(string label, string data, string mode, int? budget, int? heapLimitMiB, string shuffle = "Auto", bool dropCaches = false)
         {
             var psi = new ProcessStartInfo(Environment.ProcessPath!)
             {
@@ -116,6 +118,7 @@ internal static class StreamingHarness
                 psi.ArgumentList.Add("--budget-mib");
                 psi.ArgumentList.Add(b.ToString(CultureInfo.InvariantCulture));
             }
+            if (dropCaches) psi.ArgumentList.Add("--drop-caches");
             if (heapLimitMiB is { } h) psi.Environment["DOTNET_GCHeapHardLimit"] = "0x" + ((long)h << 20).ToString("X", CultureInfo.InvariantCulture);
             using var p = Process.Start(psi)!;
             string output = p.StandardOutput.ReadToEnd();
@@ -142,6 +145,8 @@ internal static class StreamingHarness
         {
             One($"streamed, whole file, budget {budgetMiB} MiB", big, "Auto", budgetMiB, null);
             One($"whole file, defaults, GC heap capped at {budgetMiB} MiB", big, "Auto", null, budgetMiB);
+            // The OS page cache emptied before every epoch (root only): the file is read from the device each time.
+            if (cold) One($"streamed, whole file, budget {budgetMiB} MiB, page cache dropped before every epoch", big, "Auto", budgetMiB, null, dropCaches: true);
         }
 
         var inv = CultureInfo.InvariantCulture;
@@ -274,11 +279,18 @@ internal static class StreamingHarness
         var epochTimes = new List<double>();
         var clock = Stopwatch.StartNew();
         double last = 0;
+        bool dropCaches = args.Contains("--drop-caches");
         options.EpochCompleted = r =>
         {
             double now = clock.Elapsed.TotalSeconds;
             epochTimes.Add(now - last);
-            last = now;
+            if (dropCaches)
+            {
+                // Writing 3 to drop_caches (after a sync) empties the page cache; its own time is not the next epoch's.
+                Process.Start("sync")!.WaitForExit();
+                File.WriteAllText("/proc/sys/vm/drop_caches", "3");
+            }
+            last = clock.Elapsed.TotalSeconds;
         };
         clock.Restart();
         var model = ml.Backprop().Trainer(options).Fit(train);
