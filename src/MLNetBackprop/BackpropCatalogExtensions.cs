@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
 

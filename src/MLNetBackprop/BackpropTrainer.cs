@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetBackprop.Core;
 using MLNetBackprop.Core.Optimizers;
+using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
 

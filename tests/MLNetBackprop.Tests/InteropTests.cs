@@ -1,5 +1,6 @@
 using System.Reflection;
 using Microsoft.ML;
+using MLNetBackprop.Interop;
 
 namespace MLNetBackprop.Tests;
 
@@ -23,6 +24,25 @@ public class InteropTests
     {
         Assert.True(CatalogEnvironment.MembersFound,
             "IInternalCatalog.Environment or ICancelable.IsCanceled is gone from this ML.NET version: see CatalogEnvironment.");
+    }
+
+    [Fact]
+    public void OnnxTransformerStillStoresItsModelAsALengthPrefixedOnnxModelEntry()
+    {
+        // The loader reads the network back from the OnnxTransformer's entry by hand (Interop/OnnxTransformerEntry).
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.ReplaceMissingValues("Features").Fit(Datasets.BreastCancer(ml)).Transform(Datasets.BreastCancer(ml));
+        var model = ml.BinaryClassification.Trainers.Backprop(hiddenLayers: [2], maxEpochs: 1).Fit(data);
+        using var saved = new MemoryStream();
+        ml.Model.Save(model, data.Schema, saved);
+        using var zip = new System.IO.Compression.ZipArchive(new MemoryStream(saved.ToArray()));
+        var entry = Assert.Single(zip.Entries, e => OnnxTransformerEntry.Is(e.FullName));
+        using var content = new MemoryStream();
+        using (var s = entry.Open()) s.CopyTo(content);
+        var (onnx, trailing) = OnnxTransformerEntry.Read(content.ToArray(), entry.FullName, "test");
+        Assert.Equal(0, trailing);
+        var reader = Onnx.OnnxModelReader.Read(onnx.Span);
+        Assert.True(reader.Metadata.ContainsKey(Persistence.SavedModelInfo.Key), "our description is in the ONNX metadata");
     }
 
     [Fact]

@@ -47,7 +47,7 @@ internal static class OnnxExport
         int d = net.InputSize, k = net.OutputSize;
         bool row = layout == OnnxLayout.Row;
         var graph = new ProtoWriter();
-        graph.String(2, "mlnetbackprop");
+        graph.String(OnnxFields.Graph.Name, "mlnetbackprop");
         var nodes = new List<ProtoWriter>();
         var initializers = new List<ProtoWriter>();
         int counter = 0;
@@ -152,23 +152,23 @@ internal static class OnnxExport
             }
         }
 
-        foreach (var n in nodes) graph.Message(1, n);
-        foreach (var t in initializers) graph.Message(5, t);
-        graph.Message(11, ValueInfo(names.Input, Float, row ? [d] : ["N", d]));
-        foreach (var o in outputs) graph.Message(12, o);
+        foreach (var n in nodes) graph.Message(OnnxFields.Graph.Node, n);
+        foreach (var t in initializers) graph.Message(OnnxFields.Graph.Initializer, t);
+        graph.Message(OnnxFields.Graph.Input, ValueInfo(names.Input, Float, row ? [d] : ["N", d]));
+        foreach (var o in outputs) graph.Message(OnnxFields.Graph.Output, o);
 
         var modelProto = new ProtoWriter()
-            .Int(1, IrVersion)
-            .String(2, "MLNetBackprop")
-            .String(3, typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "1.0.0")
-            .String(4, "mlnetbackprop")
-            .Int(5, 1)
-            .String(6, $"Multi-layer perceptron {string.Join("-", net.LayerSizes)} ({model.Task}) trained by backpropagation.")
-            .Message(7, graph)
-            .Message(8, new ProtoWriter().String(1, "").Int(2, opset));
+            .Int(OnnxFields.Model.IrVersion, IrVersion)
+            .String(OnnxFields.Model.ProducerName, "MLNetBackprop")
+            .String(OnnxFields.Model.ProducerVersion, typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "1.0.0")
+            .String(OnnxFields.Model.Domain, "mlnetbackprop")
+            .Int(OnnxFields.Model.ModelVersion, 1)
+            .String(OnnxFields.Model.DocString, $"Multi-layer perceptron {string.Join("-", net.LayerSizes)} ({model.Task}) trained by backpropagation.")
+            .Message(OnnxFields.Model.Graph, graph)
+            .Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, "").Int(OnnxFields.OperatorSetId.Version, opset));
         if (metadata is not null)
             foreach (var (key, value) in metadata)
-                modelProto.Message(14, new ProtoWriter().String(1, key).String(2, value));
+                modelProto.Message(OnnxFields.Model.MetadataProps, new ProtoWriter().String(OnnxFields.StringStringEntry.Key, key).String(OnnxFields.StringStringEntry.Value, value));
         return modelProto.ToArray();
     }
 
@@ -208,45 +208,45 @@ internal static class OnnxExport
     private static ProtoWriter Node(string op, string[] inputs, string[] outputs, params ProtoWriter[] attributes)
     {
         var n = new ProtoWriter();
-        foreach (var i in inputs) n.String(1, i);
-        foreach (var o in outputs) n.String(2, o);
-        n.String(3, $"{op}_{outputs[0]}");
-        n.String(4, op);
-        foreach (var a in attributes) n.Message(5, a);
+        foreach (var i in inputs) n.String(OnnxFields.Node.Input, i);
+        foreach (var o in outputs) n.String(OnnxFields.Node.Output, o);
+        n.String(OnnxFields.Node.Name, $"{op}_{outputs[0]}");
+        n.String(OnnxFields.Node.OpType, op);
+        foreach (var a in attributes) n.Message(OnnxFields.Node.Attribute, a);
         return n;
     }
 
     private static class Attr
     {
-        public static ProtoWriter Int(string name, long value) => new ProtoWriter().String(1, name).Int(3, value).Int(20, 2);
-        public static ProtoWriter Float(string name, float value) => new ProtoWriter().String(1, name).Float(2, value).Int(20, 1);
+        public static ProtoWriter Int(string name, long value) => new ProtoWriter().String(OnnxFields.Attribute.Name, name).Int(OnnxFields.Attribute.I, value).Int(OnnxFields.Attribute.Type, OnnxFields.Attribute.TypeInt);
+        public static ProtoWriter Float(string name, float value) => new ProtoWriter().String(OnnxFields.Attribute.Name, name).Float(OnnxFields.Attribute.F, value).Int(OnnxFields.Attribute.Type, OnnxFields.Attribute.TypeFloat);
 
         public static ProtoWriter Ints(string name, long[] values)
         {
-            var w = new ProtoWriter().String(1, name);
-            foreach (var v in values) w.Int(8, v);
-            return w.Int(20, 7);
+            var w = new ProtoWriter().String(OnnxFields.Attribute.Name, name);
+            foreach (var v in values) w.Int(OnnxFields.Attribute.Ints, v);
+            return w.Int(OnnxFields.Attribute.Type, OnnxFields.Attribute.TypeInts);
         }
     }
 
     private static ProtoWriter FloatTensor(string name, long[] dims, ReadOnlySpan<float> values)
     {
         var t = new ProtoWriter();
-        foreach (var d in dims) t.Int(1, d);
-        t.Int(2, Float).String(8, name);
+        foreach (var d in dims) t.Int(OnnxFields.Tensor.Dims, d);
+        t.Int(OnnxFields.Tensor.DataType, Float).String(OnnxFields.Tensor.Name, name);
         var bytes = new byte[values.Length * 4];
         for (int i = 0; i < values.Length; i++)
             System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
-        return t.Bytes(9, bytes);
+        return t.Bytes(OnnxFields.Tensor.RawData, bytes);
     }
 
     private static ProtoWriter Int64Tensor(string name, long[] values)
     {
-        var t = new ProtoWriter().Int(1, values.Length).Int(2, Int64).String(8, name);
+        var t = new ProtoWriter().Int(OnnxFields.Tensor.Dims, values.Length).Int(OnnxFields.Tensor.DataType, Int64).String(OnnxFields.Tensor.Name, name);
         var bytes = new byte[values.Length * 8];
         for (int i = 0; i < values.Length; i++)
             System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), values[i]);
-        return t.Bytes(9, bytes);
+        return t.Bytes(OnnxFields.Tensor.RawData, bytes);
     }
 
     /// <summary>A tensor-typed value: each dimension an int (fixed size) or a string (symbolic, e.g. the batch "N").</summary>
@@ -254,9 +254,12 @@ internal static class OnnxExport
     {
         var shape = new ProtoWriter();
         foreach (var dim in dims)
-            shape.Message(1, dim is string p ? new ProtoWriter().String(2, p) : new ProtoWriter().Int(1, Convert.ToInt64(dim)));
-        var tensor = new ProtoWriter().Int(1, elemType).Message(2, shape);
-        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensor));
+            shape.Message(OnnxFields.ValueInfo.ShapeDim, dim is string p
+                ? new ProtoWriter().String(OnnxFields.ValueInfo.DimParam, p)
+                : new ProtoWriter().Int(OnnxFields.ValueInfo.DimValue, Convert.ToInt64(dim)));
+        var tensor = new ProtoWriter().Int(OnnxFields.ValueInfo.TensorElemType, elemType).Message(OnnxFields.ValueInfo.TensorShape, shape);
+        return new ProtoWriter().String(OnnxFields.ValueInfo.Name, name)
+            .Message(OnnxFields.ValueInfo.Type, new ProtoWriter().Message(OnnxFields.ValueInfo.TypeTensorType, tensor));
     }
 }
 

@@ -24,25 +24,25 @@ internal sealed class OnnxModelReader
         var r = new ProtoReader(model);
         while (r.Next())
         {
-            if (r.Field == 14 && r.WireType == 2)
+            if (r.Field == OnnxFields.Model.MetadataProps && r.WireType == 2)
             {
                 var entry = new ProtoReader(r.Bytes());
                 string key = "", value = "";
                 while (entry.Next())
                 {
-                    if (entry.Field == 1 && entry.WireType == 2) key = entry.String();
-                    else if (entry.Field == 2 && entry.WireType == 2) value = entry.String();
+                    if (entry.Field == OnnxFields.StringStringEntry.Key && entry.WireType == 2) key = entry.String();
+                    else if (entry.Field == OnnxFields.StringStringEntry.Value && entry.WireType == 2) value = entry.String();
                     else entry.Skip();
                 }
                 metadata[key] = value;
             }
-            else if (r.Field == 7 && r.WireType == 2)
+            else if (r.Field == OnnxFields.Model.Graph && r.WireType == 2)
             {
                 hasGraph = true;
                 var graph = new ProtoReader(r.Bytes());
                 while (graph.Next())
                 {
-                    if (graph.Field == 5 && graph.WireType == 2)
+                    if (graph.Field == OnnxFields.Graph.Initializer && graph.WireType == 2)
                     {
                         var (name, dims, values) = ReadTensor(graph.Bytes());
                         if (values is not null) initializers[name] = (dims, values);
@@ -68,10 +68,10 @@ internal sealed class OnnxModelReader
         {
             switch (t.Field, t.WireType)
             {
-                case (1, 0): dims.Add(t.Int64()); break;
-                case (2, 0): type = t.Int64(); break;
-                case (8, 2): name = t.String(); break;
-                case (9, 2):
+                case (OnnxFields.Tensor.Dims, 0): dims.Add(t.Int64()); break;
+                case (OnnxFields.Tensor.DataType, 0): type = t.Int64(); break;
+                case (OnnxFields.Tensor.Name, 2): name = t.String(); break;
+                case (OnnxFields.Tensor.RawData, 2):
                 {
                     var data = t.Bytes();
                     if (data.Length % 4 != 0) throw new InvalidDataException($"Tensor '{name}' has {data.Length} raw bytes, not a multiple of 4.");
@@ -79,7 +79,7 @@ internal sealed class OnnxModelReader
                     for (int i = 0; i < raw.Length; i++) raw[i] = BinaryPrimitives.ReadSingleLittleEndian(data.Slice(i * 4));
                     break;
                 }
-                case (4, 2):
+                case (OnnxFields.Tensor.FloatData, 2):
                 {
                     var packed = t.Bytes();
                     for (int i = 0; i + 4 <= packed.Length; i += 4) floats.Add(BinaryPrimitives.ReadSingleLittleEndian(packed.Slice(i)));

@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Onnx;
 using MLNetBackprop.Core;
+using MLNetBackprop.Interop;
 using MLNetBackprop.Onnx;
 
 namespace MLNetBackprop.Persistence;
@@ -16,7 +17,6 @@ namespace MLNetBackprop.Persistence;
 /// </summary>
 internal static class BackpropModelLoader
 {
-    private const string OnnxEntryName = "OnnxModel";
 
     /// <summary>Loads a model that must hold at least one of the library's networks (the public LoadModel).</summary>
     public static ITransformer Load(MLContext ml, Stream stream, string source, TimeSpan timeout, out DataViewSchema inputSchema) =>
@@ -158,12 +158,9 @@ internal static class BackpropModelLoader
         var result = new List<Saved?>();
         foreach (var (name, content) in archive.Entries)
         {
-            if (name != OnnxEntryName && !name.EndsWith("/" + OnnxEntryName, StringComparison.Ordinal)) continue;
-            if (content.Length < 4) throw new InvalidDataException($"{source}: the entry {name} is truncated.");
-            int length = BinaryPrimitives.ReadInt32LittleEndian(content);
-            if (length < 0 || length > content.Length - 4)
-                throw new InvalidDataException($"{source}: the entry {name} is truncated ({content.Length - 4} of {length} bytes).");
-            var onnxBytes = content.AsSpan(4, length);
+            if (!OnnxTransformerEntry.Is(name)) continue;
+            var (onnxMemory, trailing) = OnnxTransformerEntry.Read(content, name, source);
+            var onnxBytes = onnxMemory.Span;
             OnnxModelReader onnx;
             try
             {
@@ -178,8 +175,8 @@ internal static class BackpropModelLoader
                 result.Add(null);
                 continue;
             }
-            if (length != content.Length - 4)
-                throw new InvalidDataException($"{source}: the entry {name} has {content.Length - 4 - length} bytes after its ONNX model; the file is corrupt.");
+            if (trailing != 0)
+                throw new InvalidDataException($"{source}: the entry {name} has {trailing} bytes after its ONNX model; the file is corrupt.");
             SavedModelInfo info;
             try
             {

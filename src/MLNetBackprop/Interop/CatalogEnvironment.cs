@@ -2,13 +2,15 @@ using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 
-namespace MLNetBackprop;
+namespace MLNetBackprop.Interop;
 
 /// <summary>
 /// Reaches the host environment behind ML.NET's trainer catalogs and the cancellation flag behind
 /// <c>MLContext.CancelExecution()</c>. ML.NET (checked on 5.0.1 and 6.0.0; pinned by InteropTests) exposes neither publicly (the catalog's environment sits behind
 /// the internal IInternalCatalog interface, the flag behind the internal ICancelable), so both are read by
-/// reflection, once, and fail soft or with a clear message if a later ML.NET version renames them.
+/// reflection, once, and fail soft or with a clear message if a later ML.NET version renames them. A third-party
+/// trainer has no public way to reach either: ML.NET's own trainers take the environment from the catalog's
+/// protected-internal host (Microsoft.ML.Data, TrainCatalog.cs) and poll ICancelable in their loops.
 /// </summary>
 internal static class CatalogEnvironment
 {
