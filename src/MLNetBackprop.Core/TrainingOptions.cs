@@ -127,9 +127,25 @@ public sealed class TrainingOptions
         _ => 0.5,
     };
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option (see <see cref="ValidationErrors"/>).</summary>
     public void Validate()
     {
+        if (ValidationErrors() is [var first, ..]) throw first;
+    }
+
+    /// <summary>
+    /// Every invalid option at once, each as the <see cref="ArgumentOutOfRangeException"/> that names it (its
+    /// <c>ParamName</c> is the option), in the order of the options; empty when the options are valid.
+    /// </summary>
+    public IReadOnlyList<ArgumentOutOfRangeException> ValidationErrors()
+    {
+        var errors = new List<ArgumentOutOfRangeException>();
+        void Bad(string name, object value, string rule) => errors.Add(new ArgumentOutOfRangeException(name, value, $"The option {name} = {value} {rule}."));
+        void NonNegative(string name, double value)
+        {
+            if (!double.IsFinite(value) || value < 0) Bad(name, value, "must be finite and non-negative");
+        }
+
         if (!Enum.IsDefined(Loss)) Bad(nameof(Loss), Loss, "is not a defined loss function");
         if (!Enum.IsDefined(Optimizer)) Bad(nameof(Optimizer), Optimizer, "is not a defined optimizer");
         if (!Enum.IsDefined(LearningRateSchedule)) Bad(nameof(LearningRateSchedule), LearningRateSchedule, "is not a defined schedule");
@@ -154,15 +170,8 @@ public sealed class TrainingOptions
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) Bad(nameof(ValidationFraction), ValidationFraction, "must be in (0, 1)");
         if (EarlyStoppingPatience < 1) Bad(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 1");
         if (NumberOfThreads is { } t && t < 1) Bad(nameof(NumberOfThreads), t, "must be at least 1");
+        return errors;
     }
-
-    private static void NonNegative(string name, double value)
-    {
-        if (!double.IsFinite(value) || value < 0) Bad(name, value, "must be finite and non-negative");
-    }
-
-    private static void Bad(string name, object value, string rule) =>
-        throw new ArgumentOutOfRangeException(name, value, $"The option {name} = {value} {rule}.");
 
     /// <summary>A shallow copy.</summary>
     public TrainingOptions Clone() => (TrainingOptions)MemberwiseClone();

@@ -445,50 +445,65 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         _ => $"a variable-size vector of {c.ItemType}",
     };
 
+    /// <summary>Throws the first of <see cref="ValidationErrors"/>, if any.</summary>
     private static void Validate(BackpropTrainerOptions o)
     {
-        if (o.HiddenLayers is null) throw new ArgumentNullException(nameof(o.HiddenLayers), "The option HiddenLayers must not be null (use an empty array for no hidden layer).");
-        for (int i = 0; i < o.HiddenLayers.Length; i++)
-            if (o.HiddenLayers[i] < 1)
-                throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), o.HiddenLayers[i], $"The option HiddenLayers[{i}] = {o.HiddenLayers[i]} must be at least 1.");
-        // Fewest parameters any data could give: one feature and one output. Fit checks again with the real widths.
-        if (ParameterCount([1, .. o.HiddenLayers, 1]) is var least && least > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
-                $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] gives a network of at least {least} parameters (with a single feature and output), more than an array can hold ({Array.MaxLength}); use fewer or narrower layers."));
-        if (!Enum.IsDefined(o.Task)) throw new ArgumentOutOfRangeException(nameof(o.Task), o.Task, $"The option Task = {o.Task} is not a defined task.");
+        if (ValidationErrors(o) is [var first, ..]) throw first;
+    }
+
+    /// <summary>Every invalid option of <paramref name="o"/>, each as the exception that names it (<see cref="BackpropTrainerOptions.ValidationErrors"/>).</summary>
+    internal static List<ArgumentException> ValidationErrors(BackpropTrainerOptions o)
+    {
+        var errors = new List<ArgumentException>();
+        if (o.HiddenLayers is null) errors.Add(new ArgumentNullException(nameof(o.HiddenLayers), "The option HiddenLayers must not be null (use an empty array for no hidden layer)."));
+        else
+        {
+            bool layersValid = true;
+            for (int i = 0; i < o.HiddenLayers.Length; i++)
+                if (o.HiddenLayers[i] < 1)
+                {
+                    layersValid = false;
+                    errors.Add(new ArgumentOutOfRangeException(nameof(o.HiddenLayers), o.HiddenLayers[i], $"The option HiddenLayers[{i}] = {o.HiddenLayers[i]} must be at least 1."));
+                    break;
+                }
+            // Fewest parameters any data could give: one feature and one output. Fit checks again with the real widths.
+            if (layersValid && ParameterCount([1, .. o.HiddenLayers, 1]) is var least && least > Array.MaxLength)
+                errors.Add(new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
+                $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] gives a network of at least {least} parameters (with a single feature and output), more than an array can hold ({Array.MaxLength}); use fewer or narrower layers.")));
+        }
+        if (!Enum.IsDefined(o.Task)) errors.Add(new ArgumentOutOfRangeException(nameof(o.Task), o.Task, $"The option Task = {o.Task} is not a defined task."));
         if (!Enum.IsDefined(o.Activation) || o.Activation == Activation.Softmax)
-            throw new ArgumentOutOfRangeException(nameof(o.Activation), o.Activation, $"The option Activation = {o.Activation} is not a hidden-layer activation.");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.Activation), o.Activation, $"The option Activation = {o.Activation} is not a hidden-layer activation."));
         if (o.OutputActivation is { } oa && !Enum.IsDefined(oa))
-            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation.");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation."));
         if (!Enum.IsDefined(o.DataLoading))
-            throw new ArgumentOutOfRangeException(nameof(o.DataLoading), o.DataLoading, $"The option DataLoading = {o.DataLoading} is not a defined mode.");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.DataLoading), o.DataLoading, $"The option DataLoading = {o.DataLoading} is not a defined mode."));
         if (!Enum.IsDefined(o.StreamingShuffle))
-            throw new ArgumentOutOfRangeException(nameof(o.StreamingShuffle), o.StreamingShuffle, $"The option StreamingShuffle = {o.StreamingShuffle} is not a defined mode.");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.StreamingShuffle), o.StreamingShuffle, $"The option StreamingShuffle = {o.StreamingShuffle} is not a defined mode."));
         if (o.MemoryBudgetBytes is < 1)
-            throw new ArgumentOutOfRangeException(nameof(o.MemoryBudgetBytes), o.MemoryBudgetBytes, $"The option MemoryBudgetBytes = {o.MemoryBudgetBytes} must be positive (or null for a quarter of the available memory).");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.MemoryBudgetBytes), o.MemoryBudgetBytes, $"The option MemoryBudgetBytes = {o.MemoryBudgetBytes} must be positive (or null for a quarter of the available memory)."));
         if (o.StreamingBlockRows < 1)
-            throw new ArgumentOutOfRangeException(nameof(o.StreamingBlockRows), o.StreamingBlockRows, $"The option StreamingBlockRows = {o.StreamingBlockRows} must be at least 1.");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.StreamingBlockRows), o.StreamingBlockRows, $"The option StreamingBlockRows = {o.StreamingBlockRows} must be at least 1."));
         if (o.StreamingValidationMaxRows < 1)
-            throw new ArgumentOutOfRangeException(nameof(o.StreamingValidationMaxRows), o.StreamingValidationMaxRows, $"The option StreamingValidationMaxRows = {o.StreamingValidationMaxRows} must be at least 1.");
-        if (o.LbfgsMaxRows < 0) throw new ArgumentOutOfRangeException(nameof(o.LbfgsMaxRows), o.LbfgsMaxRows, $"The option LbfgsMaxRows = {o.LbfgsMaxRows} must be non-negative.");
-        if (o.ClassWeights is { } cw)
-            for (int i = 0; i < cw.Length; i++)
-                if (!float.IsFinite(cw[i]) || cw[i] < 0)
-                    throw new ArgumentOutOfRangeException(nameof(o.ClassWeights), cw[i], string.Create(CultureInfo.InvariantCulture,
-                        $"The option ClassWeights[{i}] = {cw[i]} must be finite and non-negative."));
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.StreamingValidationMaxRows), o.StreamingValidationMaxRows, $"The option StreamingValidationMaxRows = {o.StreamingValidationMaxRows} must be at least 1."));
+        if (o.LbfgsMaxRows < 0) errors.Add(new ArgumentOutOfRangeException(nameof(o.LbfgsMaxRows), o.LbfgsMaxRows, $"The option LbfgsMaxRows = {o.LbfgsMaxRows} must be non-negative."));
+        if (o.ClassWeights is { } cw && Array.FindIndex(cw, w => !float.IsFinite(w) || w < 0) is var bad and >= 0)
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.ClassWeights), cw[bad], string.Create(CultureInfo.InvariantCulture,
+                $"The option ClassWeights[{bad}] = {cw[bad]} must be finite and non-negative.")));
         if (o.WeightDecaySearchMaxRows < 0)
-            throw new ArgumentOutOfRangeException(nameof(o.WeightDecaySearchMaxRows), o.WeightDecaySearchMaxRows, $"The option WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows} must be non-negative.");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecaySearchMaxRows), o.WeightDecaySearchMaxRows, $"The option WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows} must be non-negative."));
         if (o.WeightDecayFolds < 2)
-            throw new ArgumentOutOfRangeException(nameof(o.WeightDecayFolds), o.WeightDecayFolds, $"The option WeightDecayFolds = {o.WeightDecayFolds} must be at least 2.");
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecayFolds), o.WeightDecayFolds, $"The option WeightDecayFolds = {o.WeightDecayFolds} must be at least 2."));
         if (o.WeightDecayCandidates is not { Length: > 0 } candidates)
-            throw new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), "The option WeightDecayCandidates needs at least one λ.");
-        foreach (double c in candidates)
-            if (!double.IsFinite(c) || c < 0)
-                throw new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), c, string.Create(CultureInfo.InvariantCulture,
-                    $"The option WeightDecayCandidates holds λ = {c}; every candidate must be finite and non-negative."));
-        if (string.IsNullOrEmpty(o.LabelColumnName)) throw new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName));
-        if (string.IsNullOrEmpty(o.FeatureColumnName)) throw new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName));
-        ToCoreOptions(o, 1000, o.Loss ?? LossFunction.SquaredError, null).Validate();
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), "The option WeightDecayCandidates needs at least one λ."));
+        else if (candidates.FirstOrDefault(x => !double.IsFinite(x) || x < 0) is var c && (!double.IsFinite(c) || c < 0))
+            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), c, string.Create(CultureInfo.InvariantCulture,
+                    $"The option WeightDecayCandidates holds λ = {c}; every candidate must be finite and non-negative.")));
+        if (string.IsNullOrEmpty(o.LabelColumnName)) errors.Add(new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName)));
+        if (string.IsNullOrEmpty(o.FeatureColumnName)) errors.Add(new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName)));
+        // The options the core receives, with a stand-in row count (the batch size rule needs one; Fit checks again).
+        errors.AddRange(ToCoreOptions(o, 1000, o.Loss ?? LossFunction.SquaredError, null).ValidationErrors());
+        return errors;
     }
 
     /// <summary>Weights and biases of a network with these layer sizes, Σ n_{l+1}(n_l + 1), without overflow.</summary>

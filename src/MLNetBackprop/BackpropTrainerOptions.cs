@@ -273,6 +273,13 @@ public sealed class BackpropTrainerOptions
     public StreamingShuffleMode StreamingShuffle { get; set; } = StreamingShuffleMode.Auto;
 
     /// <summary>
+    /// Every invalid option at once, each as the <see cref="ArgumentException"/> that names it (its <c>ParamName</c> is
+    /// the option), in the order of the options; empty when they are valid. The trainer throws the first of them when it
+    /// is created; <c>services.AddBackprop</c>'s options validation reports them all.
+    /// </summary>
+    public IReadOnlyList<ArgumentException> ValidationErrors() => BackpropTrainer.ValidationErrors(this);
+
+    /// <summary>
     /// Streaming with early stopping and no validation data: at most this many rows are held out (a seeded
     /// <see cref="ValidationFraction"/> of the rows, chosen by row id, kept in memory). Default 100,000.
     /// </summary>

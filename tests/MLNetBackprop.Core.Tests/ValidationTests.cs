@@ -48,6 +48,19 @@ public class ValidationTests
     }
 
     [Fact]
+    public void ValidationErrorsListsEveryBadOptionAtOnce_AllOfTheTable()
+    {
+        // Every spoiler of the table above applied to one options object: each option is named once, in declaration order.
+        var opts = new TrainingOptions();
+        foreach (var row in BadOptions()) ((Action<TrainingOptions>)row[1])(opts);
+        var named = opts.ValidationErrors().Select(e => e.ParamName).ToArray();
+        var expected = BadOptions().Select(row => (string)row[0]).Distinct().ToArray();
+        Assert.Equal(expected.Order(), named.Order());
+        Assert.Equal(named.Length, named.Distinct().Count());
+        Assert.Empty(new TrainingOptions().ValidationErrors());
+    }
+
+    [Fact]
     public void NonFiniteFeatureIsReportedWithItsRowAndColumn()
     {
         var ex = Assert.Throws<ArgumentException>(() => TrainingData<float>.FromDense([0, 1, 2, float.NaN, 4, 5], 3, [1, 0], 1));
