@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
+using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Core.Optimizers;
 
 namespace MLNetBackprop.Core;
@@ -35,7 +36,7 @@ public static class NetworkTrainer
         if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
         if (options.EarlyStopping && validation is null)
             (train, validation) = Split(train, options.ValidationFraction, options.Seed);
-        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, null).Run();
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, null, null).Run();
     }
 
     /// <summary>
@@ -74,7 +75,7 @@ public static class NetworkTrainer
         if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
         if (options.EarlyStopping && validation is null)
             (train, validation) = Split(train, options.ValidationFraction, options.Seed);
-        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, state).Run();
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, state, null).Run();
     }
 
     /// <summary>
@@ -98,7 +99,7 @@ public static class NetworkTrainer
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckStream(network, train, options, validation);
-        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, null).Run();
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, null, null).Run();
     }
 
     /// <summary>
@@ -124,7 +125,52 @@ public static class NetworkTrainer
     {
         ArgumentNullException.ThrowIfNull(state);
         CheckStream(network, train, options, validation);
-        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, state).Run();
+        return new TrainingRun<T>(network, new RowSource<T>(train), validation, options, cancellationToken, state, null).Run();
+    }
+
+    /// <summary>
+    /// Trains <paramref name="network"/> data-parallel: this process is rank <see cref="IGradientAllreduce.Rank"/> of
+    /// <see cref="IGradientAllreduce.Size"/>, holds <paramref name="shard"/> (its part of the rows), and every rank calls this
+    /// at once with the same network, options and seed. Each step every rank computes the gradient of its rows of the global
+    /// mini-batch, the ranks' weighted sums are added in <see cref="RingOrder"/>, and every rank applies the same update, so
+    /// the ranks hold the same weights after every step and all return the same model.
+    /// </summary>
+    /// <remarks>
+    /// <see cref="TrainingOptions.BatchSize"/> is the global batch: each rank takes ⌈BatchSize / Size⌉ rows of its shard per
+    /// step (shuffled within its shard), and every rank takes as many steps per epoch as the largest shard needs (a rank whose
+    /// shard is used up contributes nothing to the last steps). Gradient descent and L-BFGS sum the gradient of every shard.
+    /// Early stopping without <paramref name="validation"/> holds out a seeded <see cref="TrainingOptions.ValidationFraction"/>
+    /// of every shard, and the validation loss is the weighted mean over every rank's validation rows. Cancellation on any
+    /// rank cancels every rank at the next step. With Size = 1 this is exactly
+    /// <see cref="Train{T}(NeuralNetwork{T}, TrainingData{T}, TrainingOptions, TrainingData{T}?, CancellationToken)"/>.
+    /// Before the first step the ranks compare their network (layer sizes, activations, initial weights), options and
+    /// data widths, and every rank throws the same error naming the ranks that differ.
+    /// </remarks>
+    /// <param name="network">The network to train, with the same initial weights on every rank.</param>
+    /// <param name="shard">This rank's training rows.</param>
+    /// <param name="options">How to train; the same on every rank (<see cref="TrainingOptions.NumberOfThreads"/> may differ).</param>
+    /// <param name="allreduce">The ranks' collectives, for example the MLNetBackprop.Distributed package's MPI implementation.</param>
+    /// <param name="validation">This rank's validation rows, or null (every rank must give some or none).</param>
+    /// <param name="cancellationToken">Checked before every step's sum.</param>
+    /// <exception cref="ArgumentException">The data does not fit the network, or the ranks' networks, options or data differ.</exception>
+    /// <exception cref="TrainingDivergedException">As in the one-process <c>Train</c>, on every rank at once.</exception>
+    /// <exception cref="TrainingCanceledException{T}">A rank's token fired; every rank stops with the same partial model.</exception>
+    public static TrainingResult<T> TrainDistributed<T>(NeuralNetwork<T> network, TrainingData<T> shard, TrainingOptions options,
+        IGradientAllreduce allreduce, TrainingData<T>? validation = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(allreduce);
+        if (allreduce.Size == 1) return Train(network, shard, options, validation, cancellationToken);
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(shard);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Backpropagation.CheckCompatible(network, shard, options.Loss);
+        if (validation is not null) Backpropagation.CheckCompatible(network, validation, options.Loss);
+        RankAgreement.Check(network, shard, options, validation, allreduce);
+        if (options.EarlyStopping && validation is null)
+            (shard, validation) = Split(shard, options.ValidationFraction, options.Seed);
+        return new TrainingRun<T>(network, new RowSource<T>(shard), validation, options, cancellationToken, null, allreduce).Run();
     }
 
     private static void CheckStream<T>(NeuralNetwork<T> network, ITrainingDataStream<T> train, TrainingOptions options, TrainingData<T>? validation)
@@ -243,9 +289,26 @@ public static class NetworkTrainer
         private long _shuffles, _dropoutDraws;
         private int _shuffleRows;
 
+        /// <summary>The other ranks of a data-parallel run; null for one process.</summary>
+        private readonly IGradientAllreduce? _comm;
+
+        /// <summary>Data-parallel: the rows of every shard together, and of the largest shard.</summary>
+        private readonly long _globalRows, _largestShard;
+
         public TrainingRun(NeuralNetwork<T> net, RowSource<T> train, TrainingData<T>? validation, TrainingOptions options, CancellationToken ct,
-            TrainingState<T>? resume)
+            TrainingState<T>? resume, IGradientAllreduce? comm)
         {
+            if (comm is { Size: > 1 })
+            {
+                _comm = comm;
+                Span<long> all = stackalloc long[comm.Size];
+                comm.Allgather([train.Count], all);
+                foreach (long c in all)
+                {
+                    _globalRows += c;
+                    _largestShard = Math.Max(_largestShard, c);
+                }
+            }
             _resume = resume;
             if (resume is not null)
             {
@@ -379,7 +442,8 @@ public static class NetworkTrainer
         private double DataLoss()
         {
             if (_train.Memory is { } data)
-                return Backpropagation.DataLoss(_net, data, _o.Loss, _threads, new NetworkWorkspace<T>(_net, Math.Min(data.Count, 1024)));
+                return AcrossRanks(Backpropagation.DataLoss(_net, data, _o.Loss, _threads, new NetworkWorkspace<T>(_net, Math.Min(data.Count, 1024))),
+                    data.WeightSum(), null, out _);
             var ws = _evaluationWorkspace ??= new NetworkWorkspace<T>(_net, (int)Math.Min(_train.Count, 1024));
             double total = 0, weight = 0;
             foreach (var block in _train.Blocks(_train.BlockRows(1024), 0, false))
@@ -426,10 +490,12 @@ public static class NetworkTrainer
         private void RunFirstOrder()
         {
             var memory = _train.Memory;
-            long m = _train.Count;
+            long m = _comm is null ? _train.Count : _globalRows;
             long wanted = _o.BatchSize ?? (_o.Optimizer == OptimizerKind.GradientDescent ? m : 200);
             int batchSize = (int)Math.Min(Math.Min(m, wanted), int.MaxValue);
             bool fullBatch = batchSize >= m;
+            // Data-parallel, each rank takes its share of the global batch, and as many steps as the largest shard needs.
+            if (_comm is not null) batchSize = fullBatch ? Math.Max(1, memory!.Count) : (batchSize + _comm.Size - 1) / _comm.Size;
             // In memory one block holds every row; a stream's blocks are a multiple of the batch size, so that the batches
             // are the in-memory path's when the rows come in the same order. A full batch over a stream is summed block by block.
             int blockRows = fullBatch && memory is null ? _train.BlockRows(1) : _train.BlockRows(batchSize);
@@ -440,9 +506,9 @@ public static class NetworkTrainer
             _rule = rule;
             var order = Enumerable.Range(0, memory?.Count ?? blockRows).ToArray();
             int[]? partialOrder = null; // a stream's shorter last block
-            var rng = new Random(_o.Seed);
+            var rng = new Random(RankSeed(_o.Seed));
             var batch = fullBatch && memory is not null ? MiniBatch<T>.Whole(memory) : new MiniBatch<T>();
-            var dropoutRng = new Random(unchecked(_o.Seed * 7 + 977)); // its own stream: shuffling stays as without dropout
+            var dropoutRng = new Random(RankSeed(unchecked(_o.Seed * 7 + 977))); // its own stream: shuffling stays as without dropout
             _shuffleRows = memory?.Count ?? -1; // a stream's shuffles depend on its blocks: they are not replayed
             int hiddenUnits = HiddenUnits;
             if (_resume is { } r)
@@ -526,19 +592,28 @@ public static class NetworkTrainer
                         var ord = memory is not null || n == order.Length ? order : partialOrder is { } p && p.Length == n ? p : partialOrder = Enumerable.Range(0, n).ToArray();
                         if (memory is null && _o.Shuffle && !fullBatch) rng.Shuffle(ord);
                         bool stop = false;
-                        for (int start = 0; start < n; start += batchSize)
+                        long rowsToCover = _comm is null || fullBatch ? n : _largestShard;
+                        for (int start = 0; start < rowsToCover; start += batchSize)
                         {
-                            if (_ct.IsCancellationRequested) throw Canceled(startOfEpoch);
+                            if (_comm is null && _ct.IsCancellationRequested) throw Canceled(startOfEpoch);
                             if (!BudgetLeft) { budgetHit = true; stop = true; break; }
-                            if (!fullBatch) batch.Gather(block, ord.AsSpan(start, Math.Min(batchSize, n - start)));
+                            if (!fullBatch) batch.Gather(block, ord.AsSpan(Math.Min(start, n), Math.Clamp(n - start, 0, batchSize)));
                             if (_o.Dropout > 0)
                             {
                                 ws.DrawDropout(_o.Dropout, dropoutRng, batch.Rows);
                                 _dropoutDraws += (long)batch.Rows * hiddenUnits;
                                 ws.DropoutActive = true;
                             }
-                            double j = Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads);
-                            if (!Step(j, batch.WeightSum)) { stop = true; break; }
+                            double j, weightSum;
+                            try
+                            {
+                                (j, weightSum) = BatchCostAndGradient(batch, ws, gradient);
+                            }
+                            catch (OperationCanceledException) when (_comm is not null)
+                            {
+                                throw Canceled(startOfEpoch);
+                            }
+                            if (!Step(j, weightSum)) { stop = true; break; }
                         }
                         if (stop) break;
                     }
@@ -572,6 +647,60 @@ public static class NetworkTrainer
                 if (budgetHit || !BudgetLeft) { _stop = StopReason.MaxGradientEvaluations; return; }
             }
         }
+
+        /// <summary>
+        /// J and ∂J/∂θ of one step's batch, and the batch's weight. One process: the batch itself. Data-parallel: every
+        /// rank's share of the global batch, each share's mean data gradient and loss weighted by its weight sum, summed over
+        /// the ranks (with a flag that is set when any rank's token fired) and divided by the total weight; the penalty's
+        /// gradient is added once, after, as the one-process formula has it. Throws <see cref="OperationCanceledException"/>
+        /// on every rank when any rank was canceled.
+        /// </summary>
+        private (double Cost, double WeightSum) BatchCostAndGradient(MiniBatch<T> batch, NetworkWorkspace<T> ws, Span<T> gradient)
+        {
+            if (_comm is null)
+                return (Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads), batch.WeightSum);
+            int n = gradient.Length;
+            var sum = _rankSum ??= new T[n + 3];
+            var g = sum.AsSpan(0, n);
+            double loss = 0, weight = batch.Rows > 0 ? batch.WeightSum : 0;
+            if (weight > 0)
+            {
+                loss = Backpropagation.CostAndGradient(_net, batch, _o.Loss, Regularization.None, ws, g, _threads);
+                TensorPrimitives.Multiply(g, T.CreateTruncating(weight), g);
+            }
+            else g.Clear();
+            sum[n] = T.CreateTruncating(loss * weight);
+            sum[n + 1] = T.CreateTruncating(weight);
+            sum[n + 2] = _ct.IsCancellationRequested ? T.One : T.Zero;
+            _comm.Sum<T>(sum);
+            if (sum[n + 2] > T.Zero) throw new OperationCanceledException("A rank's training was canceled.");
+            double total = double.CreateTruncating(sum[n + 1]);
+            TensorPrimitives.Multiply(g, T.CreateTruncating(1 / total), gradient);
+            Backpropagation.AddPenaltyGradient(_net, _reg, gradient);
+            return (double.CreateTruncating(sum[n]) / total + Backpropagation.Penalty(_net, _reg), total);
+        }
+
+        private T[]? _rankSum;
+        private readonly double[] _meanSum = new double[3];
+
+        /// <summary>
+        /// A (weighted) mean over this rank's rows, made the mean over every rank's rows: Σ_r w_r·mean_r / Σ_r w_r, in
+        /// double; <paramref name="accuracy"/> likewise. One process: the values as they are.
+        /// </summary>
+        private double AcrossRanks(double mean, double weight, double? accuracy, out double? acrossAccuracy)
+        {
+            acrossAccuracy = accuracy;
+            if (_comm is null) return mean;
+            _meanSum[0] = weight > 0 ? mean * weight : 0;
+            _meanSum[1] = weight > 0 && accuracy is { } a ? a * weight : 0;
+            _meanSum[2] = weight;
+            _comm.Sum<double>(_meanSum);
+            if (accuracy is not null) acrossAccuracy = _meanSum[1] / _meanSum[2];
+            return _meanSum[0] / _meanSum[2];
+        }
+
+        /// <summary>Rank 0 (and one process) draws from <paramref name="seed"/>'s stream; every other rank from a stream of its own.</summary>
+        private int RankSeed(int seed) => _comm is null || _comm.Rank == 0 ? seed : unchecked(seed + 104_729 * _comm.Rank);
 
         /// <summary>Units in the hidden layers: dropout draws this many numbers per row.</summary>
         private int HiddenUnits
@@ -634,11 +763,11 @@ public static class NetworkTrainer
 
             double Objective(ReadOnlySpan<double> x, Span<double> g)
             {
-                if (_ct.IsCancellationRequested) throw new OperationCanceledException(_ct);
+                if (_comm is null && _ct.IsCancellationRequested) throw new OperationCanceledException(_ct);
                 var p = _net.Parameters;
                 for (int i = 0; i < n; i++) p[i] = T.CreateTruncating(x[i]);
                 double j = batch is not null
-                    ? Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads)
+                    ? BatchCostAndGradient(batch, ws, gradient).Cost
                     : StreamedCostAndGradient(ws, gradient, blockRows, null).Cost;
                 _evaluations++;
                 for (int i = 0; i < n; i++) g[i] = double.CreateTruncating(gradient[i]);
@@ -712,7 +841,8 @@ public static class NetworkTrainer
             if (_validation is not null)
             {
                 _validationWorkspace ??= new NetworkWorkspace<T>(_net, Math.Min(_validation.Count, 1024));
-                valLoss = Backpropagation.Evaluate(_net, _validation, _o.Loss, _threads, _validationWorkspace, out valAcc);
+                valLoss = AcrossRanks(Backpropagation.Evaluate(_net, _validation, _o.Loss, _threads, _validationWorkspace, out valAcc),
+                    _validation.WeightSum(), valAcc, out valAcc);
             }
             var record = new EpochRecord(_epochOffset + epoch, trainingLoss, valLoss, valAcc, lr, _evaluationOffset + _evaluations,
                 _elapsedOffset + _clock.Elapsed);

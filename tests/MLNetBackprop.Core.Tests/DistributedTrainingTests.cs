@@ -1,0 +1,172 @@
+using MLNetBackprop.Core.Distributed;
+using MLNetBackprop.Core.Optimizers;
+using Xunit;
+
+namespace MLNetBackprop.Core.Tests;
+
+/// <summary>
+/// Data-parallel training (<see cref="NetworkTrainer.TrainDistributed{T}"/>) with the ranks as threads
+/// (<see cref="ThreadAllreduce"/>, which sums in the MPI ring's order). The MPI transport itself is tested in
+/// MLNetBackprop.Distributed.Tests; here: the ranks hold the same weights, the run is reproducible, N ranks train what one
+/// process trains on the same global batches (to float rounding), and disagreements and cancellation reach every rank.
+/// </summary>
+public class DistributedTrainingTests
+{
+    private const int D = 784, K = 10;
+    private static readonly Lazy<(float[] X, int[] Labels)> Mnist = new(() => TestData.ReadMnist("mnist10k-train.csv.gz"));
+
+    private static TrainingData<float> Rows(int count)
+    {
+        var (x, labels) = Mnist.Value;
+        return TrainingData<float>.FromDense(x.AsSpan(0, count * D).ToArray(), D, TrainingData<float>.OneHot(labels.AsSpan(0, count), K), K);
+    }
+
+    /// <summary>Rank r's shard: rows r, r + N, r + 2N, … (so that rank shares of a global batch interleave).</summary>
+    private static TrainingData<float> Shard(TrainingData<float> all, int rank, int size) =>
+        all.Subset(Enumerable.Range(0, all.Count).Where(i => i % size == rank).ToArray());
+
+    private static NeuralNetwork<float> Network(int seed = 3)
+    {
+        var net = new NeuralNetwork<float>([D, 32, K], [Activation.Relu, Activation.Softmax]);
+        net.Initialize(seed);
+        return net;
+    }
+
+    private static TrainingOptions Options(OptimizerKind optimizer, bool shuffle) => new()
+    {
+        Loss = LossFunction.CrossEntropy,
+        Optimizer = optimizer,
+        BatchSize = optimizer == OptimizerKind.Lbfgs ? null : 64,
+        LearningRate = optimizer == OptimizerKind.Adam ? 1e-3 : null,
+        MaxEpochs = optimizer == OptimizerKind.Lbfgs ? 15 : 3,
+        Tolerance = 0,
+        Shuffle = shuffle,
+        Seed = 11,
+        NumberOfThreads = 1,
+    };
+
+    [Fact]
+    public void RingOrderStartsEachChunkAtItsOwnRank_HandComputed()
+    {
+        // float: 1e8 + 1 rounds to 1e8, so which value a sum starts from decides the result.
+        float[][] parts = [[1e8f, 1e8f, 1f], [1f, -1e8f, 1e8f], [-1e8f, 1f, -1e8f]];
+        var sum = new float[3];
+        RingOrder.Sum(parts, sum);
+        // chunk c is element c here: (g_c + g_{c+1}) + g_{c+2}
+        Assert.Equal([(1e8f + 1f) + -1e8f, (-1e8f + 1f) + 1e8f, (-1e8f + 1f) + 1e8f], sum);
+        Assert.Equal([0f, 0f, 0f], sum);
+        // summed in rank order the middle element would be 1, not 0: the order is part of the contract
+        Assert.Equal(1f, (1e8f + -1e8f) + 1f);
+        Assert.Equal([(0, 4), (4, 3), (7, 3)], Enumerable.Range(0, 3).Select(c => RingOrder.Chunk(10, 3, c)));
+        Assert.Equal([(0, 1), (1, 0), (1, 0)], Enumerable.Range(0, 3).Select(c => RingOrder.Chunk(1, 3, c)));
+    }
+
+    [Theory]
+    [InlineData(OptimizerKind.Adam)]
+    [InlineData(OptimizerKind.Sgd)]
+    [InlineData(OptimizerKind.Lbfgs)]
+    public void TwoRanksTrainWhatOneProcessTrainsOnTheSameGlobalBatches(OptimizerKind optimizer)
+    {
+        var all = Rows(1024);
+        var options = Options(optimizer, shuffle: false);
+        var single = NetworkTrainer.Train(Network(), all, options);
+
+        // In order, rank 0's rows 0, 2, 4, … and rank 1's rows 1, 3, 5, … of each 32-row share make up the one-process
+        // batch of 64 consecutive rows; L-BFGS sums the whole of both shards.
+        var ranks = ThreadAllreduce.Run(2, comm => NetworkTrainer.TrainDistributed(Network(), Shard(all, comm.Rank, 2), options.Clone(), comm));
+
+        Assert.Equal(ranks[0].Network.Parameters.ToArray(), ranks[1].Network.Parameters.ToArray());
+        Assert.Equal(single.History.Epochs.Count, ranks[0].History.Epochs.Count);
+        Assert.Equal(single.History.Epochs[^1].GradientEvaluations, ranks[0].History.Epochs[^1].GradientEvaluations);
+        // Not bitwise: one process sums each batch's rows in one product, two ranks sum two halves and then add them.
+        // The difference is float rounding (seen: max 4e-7 against max weights 0.8), which 3 epochs carry but do not amplify.
+        double maxDiff = MaxAbsDifference(single.Network.Parameters, ranks[0].Network.Parameters);
+        double scale = MaxAbs(single.Network.Parameters);
+        Assert.True(maxDiff < 1e-5 * scale, $"max |Δθ| = {maxDiff:G3} against max |θ| = {scale:G3}");
+        for (int e = 0; e < single.History.Epochs.Count; e++)
+            Assert.Equal(single.History.Epochs[e].TrainingLoss, ranks[0].History.Epochs[e].TrainingLoss, 1e-4 * single.History.Epochs[e].TrainingLoss);
+        Assert.True(ranks[0].History.Epochs[^1].TrainingLoss < 0.6 * ranks[0].History.Epochs[0].TrainingLoss,
+            $"training loss {ranks[0].History.Epochs[0].TrainingLoss:G4} → {ranks[0].History.Epochs[^1].TrainingLoss:G4}");
+    }
+
+    [Fact]
+    public void ThreeRanksWithShufflingDropoutAndUnevenShardsAreReproducibleBitForBit()
+    {
+        var all = Rows(1001); // shards of 334, 334 and 333 rows: the last step of rank 2 is one row short
+        var options = Options(OptimizerKind.Adam, shuffle: true);
+        options.Dropout = 0.1;
+        options.EarlyStopping = true;
+        options.MaxEpochs = 4;
+        TrainingResult<float>[] Once() =>
+            ThreadAllreduce.Run(3, comm => NetworkTrainer.TrainDistributed(Network(), Shard(all, comm.Rank, 3), options.Clone(), comm));
+        var first = Once();
+        var second = Once();
+        for (int r = 0; r < 3; r++)
+        {
+            Assert.Equal(first[0].Network.Parameters.ToArray(), first[r].Network.Parameters.ToArray());
+            Assert.Equal(first[r].Network.Parameters.ToArray(), second[r].Network.Parameters.ToArray());
+            Assert.Equal(first[0].History.Epochs.Select(e => e.ValidationLoss), first[r].History.Epochs.Select(e => e.ValidationLoss));
+        }
+        Assert.All(first[0].History.Epochs, e => Assert.NotNull(e.ValidationAccuracy));
+        Assert.True(first[0].History.Epochs[^1].ValidationAccuracy > 0.8, $"validation accuracy {first[0].History.Epochs[^1].ValidationAccuracy:F3}");
+    }
+
+    [Fact]
+    public void RanksThatDifferAreRefusedOnEveryRankNamingTheRank()
+    {
+        var all = Rows(200);
+        var errors = ThreadAllreduce.Run(3, comm =>
+        {
+            var options = Options(OptimizerKind.Adam, shuffle: true);
+            if (comm.Rank == 2) options.LearningRate = 1e-2;
+            var net = Network(seed: comm.Rank == 1 ? 4 : 3);
+            return Assert.Throws<ArgumentException>(() => NetworkTrainer.TrainDistributed(net, Shard(all, comm.Rank, 3), options, comm)).Message;
+        });
+        Assert.All(errors, m => Assert.Equal(errors[0], m));
+        Assert.Contains("rank 1 differs from rank 0 in its initial weights", errors[0]);
+        Assert.Contains("rank 2 differs from rank 0 in its training options", errors[0]);
+        Assert.DoesNotContain("rank 1 differs from rank 0 in its training options", errors[0]);
+    }
+
+    [Fact]
+    public void CancelingOneRankStopsEveryRankWithTheSameModel()
+    {
+        var all = Rows(600);
+        using var cts = new CancellationTokenSource();
+        var results = ThreadAllreduce.Run(2, comm =>
+        {
+            var options = Options(OptimizerKind.Adam, shuffle: true);
+            options.MaxEpochs = 50;
+            if (comm.Rank == 1) options.EpochCompleted = r => { if (r.Epoch == 2) cts.Cancel(); };
+            var ex = Assert.Throws<TrainingCanceledException<float>>(() =>
+                NetworkTrainer.TrainDistributed(Network(), Shard(all, comm.Rank, 2), options, comm, cancellationToken: comm.Rank == 1 ? cts.Token : default));
+            return ex.PartialResult;
+        });
+        Assert.Equal(2, results[0].History.Epochs.Count);
+        Assert.Equal(results[0].Network.Parameters.ToArray(), results[1].Network.Parameters.ToArray());
+    }
+
+    [Fact]
+    public void OneRankIsTheOneProcessRunBitForBit()
+    {
+        var all = Rows(300);
+        var options = Options(OptimizerKind.Adam, shuffle: true);
+        var single = NetworkTrainer.Train(Network(), all, options);
+        var one = ThreadAllreduce.Run(1, comm => NetworkTrainer.TrainDistributed(Network(), all, options, comm))[0];
+        Assert.Equal(single.Network.Parameters.ToArray(), one.Network.Parameters.ToArray());
+    }
+
+    private static double MaxAbsDifference(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double m = 0;
+        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a[i] - b[i]));
+        return m;
+    }
+
+    private static double MaxAbs(ReadOnlySpan<float> a)
+    {
+        double m = 0;
+        foreach (float v in a) m = Math.Max(m, Math.Abs(v));
+        return m;
+    }
+}

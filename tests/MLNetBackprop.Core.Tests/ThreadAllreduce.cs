@@ -1,0 +1,68 @@
+using System.Numerics;
+using MLNetBackprop.Core.Distributed;
+
+namespace MLNetBackprop.Core.Tests;
+
+/// <summary>
+/// N ranks as N threads of one process: each <see cref="IGradientAllreduce.Sum{T}"/> waits for every member, then each
+/// member computes <see cref="RingOrder.Sum{T}"/> of all the parts itself. It gives the sums an MPI ring gives, so the
+/// training logic of a data-parallel run is tested here without MPI; a member that waits longer than the timeout
+/// throws instead of hanging the test.
+/// </summary>
+internal sealed class ThreadAllreduce : IGradientAllreduce
+{
+    private readonly Group _group;
+
+    private ThreadAllreduce(Group group, int rank)
+    {
+        _group = group;
+        Rank = rank;
+    }
+
+    public int Rank { get; }
+
+    public int Size => _group.Parts.Length;
+
+    public static ThreadAllreduce[] Create(int size)
+    {
+        var g = new Group(size);
+        return Enumerable.Range(0, size).Select(r => new ThreadAllreduce(g, r)).ToArray();
+    }
+
+    /// <summary>Runs <paramref name="body"/> once per rank, each on its own thread, and returns the results in rank order.</summary>
+    public static TResult[] Run<TResult>(int size, Func<IGradientAllreduce, TResult> body)
+    {
+        var members = Create(size);
+        var tasks = members.Select(m => Task.Factory.StartNew(() => body(m), TaskCreationOptions.LongRunning)).ToArray();
+        Task.WaitAll(tasks);
+        return tasks.Select(t => t.Result).ToArray();
+    }
+
+    public void Sum<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        _group.Parts[Rank] = values.ToArray();
+        Wait();
+        RingOrder.Sum(_group.Parts.Select(p => (T[])p!).ToArray(), values);
+        Wait(); // nobody posts the next call's part before everyone has read this one's
+    }
+
+    public void Allgather(ReadOnlySpan<long> mine, Span<long> all)
+    {
+        _group.Parts[Rank] = mine.ToArray();
+        Wait();
+        for (int r = 0; r < Size; r++) ((long[])_group.Parts[r]!).CopyTo(all.Slice(r * mine.Length, mine.Length));
+        Wait();
+    }
+
+    private void Wait()
+    {
+        if (!_group.Barrier.SignalAndWait(TimeSpan.FromSeconds(60)))
+            throw new TimeoutException($"Rank {Rank}: another rank did not reach the collective within 60 s.");
+    }
+
+    private sealed class Group(int size)
+    {
+        public readonly object?[] Parts = new object?[size];
+        public readonly Barrier Barrier = new(size);
+    }
+}
