@@ -236,6 +236,36 @@ public sealed class BackpropCatalog
         stream.Write(Onnx.PipelineOnnxExport.Export(model, inputData));
     }
 
+    /// <summary>
+    /// Rank <paramref name="rank"/>'s shard of <paramref name="data"/> for data-parallel training
+    /// (<see cref="BackpropTrainerOptions.GradientAllreduce"/>): rows [rank·m/n, (rank + 1)·m/n) of its m rows, in order,
+    /// for n = <paramref name="rankCount"/> ranks, so that the shards together hold every row once. A view that does not
+    /// know its row count is counted by one pass. The shard reads past the rows before it (a text file has no index),
+    /// but holds only its own; with one file per rank, pass each rank its own file instead.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rank"/> is not in [0, <paramref name="rankCount"/>).</exception>
+    public IDataView Shard(IDataView data, int rank, int rankCount)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rankCount, 1);
+        if (rank < 0 || rank >= rankCount)
+            throw new ArgumentOutOfRangeException(nameof(rank), rank, $"The rank {rank} is not in [0, {rankCount}).");
+        long rows = data.GetRowCount() ?? CountRows(data);
+        long start = (long)((Int128)rows * rank / rankCount), end = (long)((Int128)rows * (rank + 1) / rankCount);
+        var ml = Context;
+        // ML.NET's SkipRows and TakeRows refuse a count of 0.
+        var from = start > 0 ? ml.Data.SkipRows(data, start) : data;
+        return end > start ? ml.Data.TakeRows(from, end - start) : ml.Data.SkipRows(ml.Data.TakeRows(from, 1), 1);
+    }
+
+    private static long CountRows(IDataView data)
+    {
+        long n = 0;
+        using var cursor = data.GetRowCursor([]);
+        while (cursor.MoveNext()) n++;
+        return n;
+    }
+
     private MLContext Context => Environment as MLContext ?? new MLContext();
 }
 

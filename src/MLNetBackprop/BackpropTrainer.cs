@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetBackprop.Core;
+using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Core.Optimizers;
 using MLNetBackprop.Interop;
 
@@ -149,15 +150,20 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         bool vectorOutput = task == BackpropTask.MulticlassClassification || cols.Label.Type is VectorDataViewType;
         int k = cols.OutputCount;
         if (o.ClassWeights is not null || o.BalanceClasses) CheckClassWeights(task, k, o);
+        var comm = o.GradientAllreduce is { Size: > 1 } c ? c : null;
+        if (comm is not null) CheckDistributed(o, continued is not null);
         int seed = o.Seed ?? _host.Rand.Next();
+        if (comm is not null) seed = RankZero(comm, seed); // every rank must draw the same initial weights
 
         // In memory, or streamed from the view every epoch when it would not fit (DataLoading, MemoryBudgetBytes).
-        var (streamed, loading) = ChooseDataLoading(trainData, cols, o);
+        var (streamed, loading) = comm is not null
+            ? (false, string.Create(CultureInfo.InvariantCulture, $"in memory: rank {comm.Rank} of {comm.Size} holds its shard"))
+            : ChooseDataLoading(trainData, cols, o);
         TrainingSetReader? train = null;
         DataViewTrainingStream? stream = null;
         if (!streamed)
         {
-            train = o.DataLoading == DataLoadingMode.Auto && trainData.GetRowCount() is null
+            train = o.DataLoading == DataLoadingMode.Auto && comm is null && trainData.GetRowCount() is null
                 ? TrainingSetReader.ReadWithin(trainData, cols, "training data", cts.Token, o.SkipInvalidRows, Budget(o) / InMemoryCopies)
                 : TrainingSetReader.Read(trainData, cols, "training data", cts.Token, o.SkipInvalidRows);
             if (train is null)
@@ -185,14 +191,14 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token, o.SkipInvalidRows);
 
         if (train is not null && (o.ClassWeights is not null || o.BalanceClasses))
-            ApplyClassWeights(train, task, k, o);
+            ApplyClassWeights(train, task, k, o, comm);
         float[] mean = [], scale = [];
         if (task == BackpropTask.Regression)
         {
             if (train is not null)
             {
                 // A warm start keeps the scaling the network's outputs were trained in.
-                (mean, scale) = initial is not null ? (initial.Mean, initial.Scale) : TargetStatistics(train, k, o.StandardizeTargets);
+                (mean, scale) = initial is not null ? (initial.Mean, initial.Scale) : TargetStatistics(train, k, o.StandardizeTargets, comm);
                 Standardize(train.Targets, mean, scale);
             }
             else (mean, scale) = stream!.TargetScaling;
@@ -240,6 +246,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var trainingData = train is null ? null : ToTrainingData(train);
         var validationSet = validation is not null ? ToTrainingData(validation) : stream?.Validation;
         int rows = trainingData?.Count ?? (int)Math.Min(stream!.Count, int.MaxValue);
+        int shardRows = rows;
+        if (comm is not null) rows = (int)Math.Min(AcrossRanks(comm, rows), int.MaxValue); // the choices below follow the whole data
         using var ch = _host.Start("Backprop");
         ch.Info(MessageSensitivity.None, "Backprop: data loading: " + loading + ".");
         foreach (var (reader, role) in new[] { (train, "training data"), (validation, "validation data") })
@@ -267,15 +275,16 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
         };
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
-            $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{trainingData.Count} training rows ({(train!.IsSparse ? "sparse" : "dense")})" : $"{stream!.Count} training rows (streamed)")}, " +
+            $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{(comm is null ? "" : $"{shardRows} of ")}{rows} training rows ({(train!.IsSparse ? "sparse" : "dense")})" : $"{stream!.Count} training rows (streamed)")}, " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
 
-        bool searchL2 = initial is null && o.L2Regularization is null && validationSet is null && o.Optimizer == OptimizerKind.Lbfgs && stream is null
+        bool searchL2 = initial is null && o.L2Regularization is null && validationSet is null && comm is null && o.Optimizer == OptimizerKind.Lbfgs && stream is null
             && rows <= o.WeightDecaySearchMaxRows
             && rows >= 2 * o.WeightDecayFolds && (long)rows * network.ParameterCount <= SearchMaxWork;
         if (o.L2Regularization is null && !searchL2 && initial is null)
         {
-            string why = stream is not null ? "the training data is streamed (the search's folds need the rows in memory)"
+            string why = comm is not null ? "the training is data-parallel (the search's folds need every row in one process)"
+                : stream is not null ? "the training data is streamed (the search's folds need the rows in memory)"
                 : validationSet is not null ? "a validation set was given"
                 : o.Optimizer != OptimizerKind.Lbfgs ? FormattableString.Invariant($"the optimizer is {o.Optimizer} (the search runs with L-BFGS, which converges; the others stop early on held-out rows)")
                 : rows > o.WeightDecaySearchMaxRows ? FormattableString.Invariant($"{rows} training rows are more than WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows}")
@@ -300,6 +309,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             }
             else
                 result = stream is not null ? NetworkTrainer.Train(network, stream, coreOptions, validationSet, cts.Token)
+                    : comm is not null ? NetworkTrainer.TrainDistributed(network, trainingData!, coreOptions, comm, validationSet, cts.Token)
                     : searchL2 ? WeightDecaySearch.Run(network, trainingData!, coreOptions, SearchOptions(o), cts.Token)
                     : NetworkTrainer.Train(network, trainingData!, coreOptions, validationSet, cts.Token);
         }
@@ -530,7 +540,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
                 $"The option ClassWeights has {given.Length} entries; the label '{o.LabelColumnName}' has {classes} classes{(classes == 2 ? " ([false, true])" : "")}."));
     }
 
-    private static void ApplyClassWeights(TrainingSetReader train, BackpropTask task, int k, BackpropTrainerOptions o)
+    private static void ApplyClassWeights(TrainingSetReader train, BackpropTask task, int k, BackpropTrainerOptions o, IGradientAllreduce? comm)
     {
         int classes = task == BackpropTask.BinaryClassification ? 2 : k;
         var cls = new int[train.Count];
@@ -541,15 +551,27 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             cls[i] = task == BackpropTask.BinaryClassification ? (y[0] > 0.5f ? 1 : 0) : System.Numerics.Tensors.TensorPrimitives.IndexOfMax(y);
             counts[cls[i]]++;
         }
+        double total = train.Count;
+        if (comm is not null)
+        {
+            // Balanced weights follow the class counts of every shard, so that every rank weighs a class alike.
+            var all = new double[classes + 1];
+            for (int c = 0; c < classes; c++) all[c] = counts[c];
+            all[classes] = total;
+            comm.Sum<double>(all);
+            for (int c = 0; c < classes; c++) counts[c] = (long)all[c];
+            total = all[classes];
+        }
         var perClass = new double[classes];
         for (int c = 0; c < classes; c++)
         {
             perClass[c] = o.ClassWeights?[c] ?? 1;
-            if (o.BalanceClasses) perClass[c] *= counts[c] == 0 ? 0 : (double)train.Count / (classes * counts[c]);
+            if (o.BalanceClasses) perClass[c] *= counts[c] == 0 ? 0 : total / (classes * counts[c]);
         }
         var w = train.Weights ?? Enumerable.Repeat(1f, train.Count).ToArray();
         double sum = 0;
         for (int i = 0; i < train.Count; i++) sum += w[i] = (float)(w[i] * perClass[cls[i]]);
+        if (comm is not null) sum = AcrossRanks(comm, sum);
         if (!(sum > 0))
             throw new ArgumentException("With the class weights, the training rows' weights sum to zero: give a class present in the training data a positive weight.",
                 o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
@@ -648,33 +670,75 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         return s + string.Create(CultureInfo.InvariantCulture, $", {r.Elapsed.TotalSeconds:F2} s.");
     }
 
-    /// <summary>Per-target (example-weighted) mean and standard deviation; scale 1 where the target is constant or not standardized.</summary>
-    private static (float[] Mean, float[] Scale) TargetStatistics(TrainingSetReader data, int k, bool standardize)
+    /// <summary>
+    /// Per-target (example-weighted) mean and standard deviation; scale 1 where the target is constant or not
+    /// standardized. Data-parallel, the sums run over every rank's shard, so that every rank scales alike.
+    /// </summary>
+    private static (float[] Mean, float[] Scale) TargetStatistics(TrainingSetReader data, int k, bool standardize, IGradientAllreduce? comm)
     {
         var mean = new float[k];
         var scale = new float[k];
-        var w = data.Weights;
-        for (int j = 0; j < k; j++)
+        if (!standardize)
         {
-            if (!standardize) { scale[j] = 1; continue; }
-            double sumW = 0, sum = 0, sumSq = 0;
+            Array.Fill(scale, 1f);
+            return (mean, scale);
+        }
+        var w = data.Weights;
+        var sums = new double[2 * k]; // Σw and Σw·y per target, then Σw·(y − μ)² per target
+        for (int j = 0; j < k; j++)
             for (int i = 0; i < data.Count; i++)
             {
                 double wi = w?[i] ?? 1;
-                sumW += wi;
-                sum += wi * data.Targets[i * k + j];
+                sums[j] += wi;
+                sums[k + j] += wi * data.Targets[i * k + j];
             }
-            double mu = sum / sumW;
+        comm?.Sum<double>(sums);
+        var mu = new double[k];
+        var sumSq = new double[k];
+        for (int j = 0; j < k; j++)
+        {
+            mu[j] = sums[k + j] / sums[j];
             for (int i = 0; i < data.Count; i++)
             {
-                double d = data.Targets[i * k + j] - mu;
-                sumSq += (w?[i] ?? 1) * d * d;
+                double d = data.Targets[i * k + j] - mu[j];
+                sumSq[j] += (w?[i] ?? 1) * d * d;
             }
-            double sd = Math.Sqrt(sumSq / sumW);
-            mean[j] = (float)mu;
+        }
+        comm?.Sum<double>(sumSq);
+        for (int j = 0; j < k; j++)
+        {
+            double sd = Math.Sqrt(sumSq[j] / sums[j]);
+            mean[j] = (float)mu[j];
             scale[j] = sd > 1e-12 && double.IsFinite(sd) ? (float)sd : 1;
         }
         return (mean, scale);
+    }
+
+    /// <summary>The options data-parallel training cannot take, refused before any rank reads its shard.</summary>
+    private static void CheckDistributed(BackpropTrainerOptions o, bool continued)
+    {
+        if (o.DataLoading == DataLoadingMode.Streaming)
+            throw new ArgumentException("The option DataLoading = Streaming cannot be combined with GradientAllreduce: data-parallel training reads each rank's shard into memory (use Auto or InMemory, and more ranks if a shard does not fit).",
+                nameof(o.DataLoading));
+        if (continued)
+            throw new ArgumentException("ContinueTraining does not run data-parallel yet: train again with an initial model (Fit(data, model.Model)) instead.",
+                nameof(o.GradientAllreduce));
+    }
+
+    /// <summary>Rank 0's value, on every rank.</summary>
+    private static int RankZero(IGradientAllreduce comm, int value)
+    {
+        var all = new long[comm.Size];
+        comm.Allgather([value], all);
+        return (int)all[0];
+    }
+
+    /// <summary>The sum of <paramref name="value"/> over the ranks.</summary>
+    private static double AcrossRanks(IGradientAllreduce comm, double value)
+    {
+        Span<double> v = [value];
+        comm.Sum(v);
+        return v[0];
     }
 
     private static void Standardize(float[] targets, float[] mean, float[] scale)

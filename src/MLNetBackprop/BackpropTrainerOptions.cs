@@ -1,4 +1,5 @@
 using MLNetBackprop.Core;
+using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Core.Optimizers;
 
 namespace MLNetBackprop;
@@ -293,6 +294,16 @@ public sealed class BackpropTrainerOptions
     /// searches, its cross-validation fits (run side by side) do not call it; the final fit does.
     /// </summary>
     public Action<EpochRecord>? EpochCompleted { get; set; }
+
+    /// <summary>
+    /// Data-parallel training across processes: this process is one rank of several, each fitting the same pipeline on its
+    /// own shard of the rows; every step the ranks' gradients are summed (MLNetBackprop.Distributed's <c>MpiAllreduce</c>
+    /// does it over MPI) and every rank ends with the same model. Default null: one process. The ranks also agree on the
+    /// seed (rank 0's), the target scaling and class counts (over every shard), the optimizer and batch size (from the
+    /// total row count); each shard is read into memory, and the weight decay is not searched (the fixed λ is used unless
+    /// <see cref="L2Regularization"/> is set). Not saved with the model.
+    /// </summary>
+    public IGradientAllreduce? GradientAllreduce { get; set; }
 
     /// <summary>
     /// The textbook method of the README's "The math", one option away from the defaults: sigmoid hidden and output units,

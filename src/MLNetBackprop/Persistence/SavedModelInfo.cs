@@ -47,7 +47,7 @@ internal sealed class SavedModelInfo
     };
 
     // Options that are not data: they are not saved and come back as their defaults.
-    private static readonly HashSet<string> Transient = [nameof(BackpropTrainerOptions.CancellationToken), nameof(BackpropTrainerOptions.EpochCompleted)];
+    private static readonly HashSet<string> Transient = [nameof(BackpropTrainerOptions.CancellationToken), nameof(BackpropTrainerOptions.EpochCompleted), nameof(BackpropTrainerOptions.GradientAllreduce)];
 
     private static IEnumerable<PropertyInfo> OptionProperties() =>
         typeof(BackpropTrainerOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
