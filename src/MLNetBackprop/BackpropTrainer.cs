@@ -153,7 +153,11 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var comm = o.GradientAllreduce is { Size: > 1 } c ? c : null;
         if (comm is not null) CheckDistributed(o, continued is not null);
         int seed = o.Seed ?? _host.Rand.Next();
-        if (comm is not null) seed = RankZero(comm, seed); // every rank must draw the same initial weights
+        if (comm is not null)
+        {
+            seed = RankZero(comm, seed); // every rank must draw the same initial weights
+            if (task == BackpropTask.MulticlassClassification) CheckSameClasses(comm, OutputSchema.ClassNames(cols.Label, k), o);
+        }
 
         // In memory, or streamed from the view every epoch when it would not fit (DataLoading, MemoryBudgetBytes).
         var (streamed, loading) = comm is not null
@@ -723,6 +727,23 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (continued)
             throw new ArgumentException("ContinueTraining does not run data-parallel yet: train again with an initial model (Fit(data, model.Model)) instead.",
                 nameof(o.GradientAllreduce));
+    }
+
+    /// <summary>
+    /// Output unit j must mean the same class on every rank, or the summed gradients train nonsense. A label key mapping
+    /// fitted on each rank's shard numbers the classes in the order that shard shows them, which differs between shards.
+    /// </summary>
+    private static void CheckSameClasses(IGradientAllreduce comm, string[] classNames, BackpropTrainerOptions o)
+    {
+        long hash = unchecked((long)14695981039346656037);
+        foreach (char ch in string.Join("\u0001", classNames)) hash = unchecked((hash ^ ch) * 1099511628211);
+        var all = new long[comm.Size];
+        comm.Allgather([hash], all);
+        var differ = Enumerable.Range(1, comm.Size - 1).Where(r => all[r] != all[0]).ToArray();
+        if (differ.Length > 0)
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"The label '{o.LabelColumnName}' numbers its classes differently on rank(s) {string.Join(", ", differ)} than on rank 0 (this rank's order: {string.Join(", ", classNames.Take(10))}): a key mapping fitted on each shard sees the classes in another order. Fit MapValueToKey with keyOrdinality: ByValue, or on the whole data."),
+                nameof(o.LabelColumnName));
     }
 
     /// <summary>Rank 0's value, on every rank.</summary>

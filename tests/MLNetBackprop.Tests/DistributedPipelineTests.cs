@@ -87,6 +87,24 @@ public class DistributedPipelineTests
     }
 
     [Fact]
+    public void ClassesNumberedDifferentlyByTheShardsAreRefusedOnEveryRank()
+    {
+        // Iris is sorted by class: the first half holds classes 0 and 1, the second 1 and 2. A key mapping fitted on each
+        // shard numbers them 0, 1 on both ranks, for different classes.
+        var errors = ThreadAllreduce.Run(2, comm =>
+        {
+            var ml = new MLContext(seed: 1);
+            var shard = ml.Backprop().Shard(Datasets.Iris(ml), comm.Rank, comm.Size);
+            var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+                .Append(ml.MulticlassClassification.Trainers.Backprop(new BackpropTrainerOptions { GradientAllreduce = comm, Seed = 1 }));
+            return Assert.Throws<ArgumentException>(() => pipeline.Fit(shard));
+        });
+        Assert.All(errors, e => Assert.Equal("LabelColumnName", e.ParamName));
+        Assert.All(errors, e => Assert.Contains("differently on rank(s) 1 than on rank 0", e.Message));
+        Assert.Contains("ByValue", errors[0].Message);
+    }
+
+    [Fact]
     public void StreamingIsRefusedByName()
     {
         var ml = new MLContext(seed: 1);
