@@ -88,6 +88,19 @@ public sealed class MpiJobTests
         Assert.InRange(run.Elapsed.TotalSeconds, 2.5, 30);
     }
 
+    [Theory]
+    // Rank 0's first chunk (6 floats) is longer than rank 1's (5): MPI reports the truncation, MpiAllreduce names the peer.
+    [InlineData(11, 10, "Rank 1 failed receiving from rank 0 during the gradient sum: ")]
+    // Shorter (5 floats where 6 were expected): MPI sees no error; MpiAllreduce's own count check does.
+    [InlineData(10, 11, "Rank 1 received 20 bytes from rank 0 during the gradient sum where 24 were expected")]
+    public void LengthMismatch_IsAnErrorNamingThePeer(int n0, int n, string expected)
+    {
+        var run = Mpiexec(["-n", "2"], "length-mismatch", n0.ToString(), n.ToString());
+        Assert.Contains(expected, run.Stderr);
+        Assert.Equal(2, run.ExitCode);
+        Assert.True(run.Elapsed < TimeSpan.FromSeconds(20), run.Describe());
+    }
+
     [Fact]
     public void ALibraryThatIsNotMpi_IsRefusedWithItsName()
     {

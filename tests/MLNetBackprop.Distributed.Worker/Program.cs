@@ -24,6 +24,8 @@ public static class Program
                 return DieInSum(double.Parse(args[1], CultureInfo.InvariantCulture), args[2]);
             case "hang-in-sum" when args.Length == 2:
                 return HangInSum(double.Parse(args[1], CultureInfo.InvariantCulture));
+            case "length-mismatch" when args.Length == 3:
+                return LengthMismatch(Int(args[1]), Int(args[2]));
             case "sum-latency" when args.Length == 3:
                 return SumLatency(Int(args[1]), Int(args[2]));
             default:
@@ -32,6 +34,7 @@ public static class Program
                       ring-sum <n> [maxMessageBytes]   Sum and Allgather checked bit for bit against RingOrder.Sum
                       die-in-sum <timeoutSeconds> exit|kill   rank 1 dies before a Sum; the others must report it
                       hang-in-sum <timeoutSeconds>     rank 1 hangs before a Sum; rank 0 reports it and aborts the job
+                      length-mismatch <n0> <n>         rank 0 sums n0 values, the others n: the error must name the peer
                       sum-latency <n> <iterations>     median time of one Sum of n floats
                     """);
                 return 64;
@@ -192,6 +195,30 @@ public static class Program
         {
             Console.Error.WriteLine($"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
             Console.Error.Flush();
+            mpi.Abort(2);
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// Ranks that disagree on the buffer's length. When rank 0's first chunk is larger than rank 1 expects, MPI itself
+    /// reports the error (a truncated message); when smaller, MpiAllreduce's own count check does. Both must come back
+    /// as an exception naming the peer.
+    /// </summary>
+    private static int LengthMismatch(int n0, int n)
+    {
+        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(10));
+        try
+        {
+            mpi.Sum<float>(new float[mpi.Rank == 0 ? n0 : n]);
+            Console.Error.WriteLine($"rank {mpi.Rank}: the sum completed although the lengths differ");
+            return 1;
+        }
+        catch (DistributedTrainingException e)
+        {
+            Console.Error.WriteLine($"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
+            Console.Error.Flush();
+            // The first rank to fail ends the job, so that the others do not wait out their timeout.
             mpi.Abort(2);
             return 1;
         }
