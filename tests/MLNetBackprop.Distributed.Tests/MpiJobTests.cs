@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+// The ranks busy-poll for a while before yielding: two jobs at once on a small CI machine would oversubscribe its cores,
+// and the timing assertions below would measure the contention instead of MpiAllreduce.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace MLNetBackprop.Distributed.Tests;
+
+/// <summary>
+/// Real MPI jobs: each test starts <c>mpiexec -n N dotnet MLNetBackprop.Distributed.Worker.dll &lt;mode&gt;</c> and reads
+/// what the ranks print. How MPICH's mpiexec (hydra 4.0.2) reacts to a rank that ends early, as measured here:
+/// <list type="bullet">
+/// <item>By default, a rank that exits without MPI_Finalize (any exit code) or is killed makes hydra kill every other
+/// rank at once (about 0.2 s); the survivors print nothing, the job ends with the dead rank's code.</item>
+/// <item>With <c>-disable-auto-cleanup</c>, a rank that exits leaves the others running: they see nothing more from it,
+/// and only MpiAllreduce's timeout ends their wait. A rank killed by a signal still takes the others down at once.</item>
+/// <item>A rank that hangs is invisible to hydra in either mode: only the timeout notices it, and Abort ends the job.</item>
+/// </list>
+/// So the survivor's message is tested with <c>-disable-auto-cleanup</c> and an exiting rank (the same path as a hung or
+/// very slow rank, which is what the timeout is for), and with a hung rank and Abort under the default mpiexec; the
+/// killed rank checks that the default mpiexec ends the job promptly, which is what matters when a rank crashes.
+/// </summary>
+public sealed class MpiJobTests
+{
+    private static readonly TimeSpan HardTimeout = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData(2, 0)]
+    [InlineData(2, 1)]
+    [InlineData(2, 7)]
+    [InlineData(2, 1_000_003)]
+    [InlineData(3, 0)]
+    [InlineData(3, 1)]
+    [InlineData(3, 7)]
+    [InlineData(3, 1_000_003)]
+    public void RingSum_EveryRankGetsRingOrderSumBitForBit(int ranks, int n)
+    {
+        var run = Mpiexec(["-n", ranks.ToString()], "ring-sum", n.ToString());
+        AssertEveryRankOk(run, ranks);
+        if (ranks == 3 && n == 1_000_003)
+        {
+            // The data must be sensitive to the order of addition, or the bitwise comparison would prove nothing.
+            var order = Regex.Match(run.Stdout, @"rank 0: .* differs from the ring's at (\d+) float and (\d+) double values");
+            Assert.True(order.Success, run.Describe());
+            Assert.True(int.Parse(order.Groups[1].Value) > 0 && int.Parse(order.Groups[2].Value) > 0, run.Describe());
+        }
+    }
+
+    [Fact]
+    public void RingSum_ChunksAboveTheMessageLimit_GoInSeveralMessages()
+    {
+        // 4000-byte messages: every chunk of 33,335 floats or doubles is split into dozens of messages, some of them
+        // not a whole multiple of the limit.
+        var run = Mpiexec(["-n", "3"], "ring-sum", "100003", "4000");
+        AssertEveryRankOk(run, 3);
+    }
+
+    [Fact]
+    public void DieInSum_RankExits_SurvivorNamesItWithinTheTimeout()
+    {
+        // -disable-auto-cleanup: without it hydra kills rank 0 as soon as rank 1 exits (see the class comment).
+        var run = Mpiexec(["-disable-auto-cleanup", "-n", "2"], "die-in-sum", "5", "exit");
+        Assert.Contains("Rank 0 received nothing from rank 1 for 5 s during the gradient sum", run.Stderr);
+        Assert.Contains("rank 1", run.Stderr);
+        Assert.NotEqual(0, run.ExitCode);
+        // The 5 s timeout was waited out, not cut short, and the job did not wait much longer either.
+        Assert.InRange(run.Elapsed.TotalSeconds, 4.5, 30);
+    }
+
+    [Fact]
+    public void DieInSum_RankKilled_MpiexecEndsTheJobAtOnce()
+    {
+        var run = Mpiexec(["-n", "2"], "die-in-sum", "30", "kill");
+        Assert.NotEqual(0, run.ExitCode);
+        // Well before rank 0's 30 s timeout: hydra ends the job itself when a rank dies by a signal.
+        Assert.True(run.Elapsed < TimeSpan.FromSeconds(20), run.Describe());
+    }
+
+    [Fact]
+    public void HangInSum_SurvivorNamesTheHungRankAndAbortEndsTheJob()
+    {
+        var run = Mpiexec(["-n", "2"], "hang-in-sum", "3");
+        Assert.Contains("Rank 0 received nothing from rank 1 for 3 s during the gradient sum", run.Stderr);
+        // MPI_Abort's code is the job's: the hung rank was ended with it instead of sleeping on.
+        Assert.Equal(2, run.ExitCode);
+        Assert.InRange(run.Elapsed.TotalSeconds, 2.5, 30);
+    }
+
+    [Theory]
+    // Rank 0's first chunk (6 floats) is longer than rank 1's (5): MPI reports the truncation, MpiAllreduce names the peer.
+    [InlineData(11, 10, "Rank 1 failed receiving from rank 0 during the gradient sum: ")]
+    // Shorter (5 floats where 6 were expected): MPI sees no error; MpiAllreduce's own count check does.
+    [InlineData(10, 11, "Rank 1 received 20 bytes from rank 0 during the gradient sum where 24 were expected")]
+    public void LengthMismatch_IsAnErrorNamingThePeer(int n0, int n, string expected)
+    {
+        var run = Mpiexec(["-n", "2"], "length-mismatch", n0.ToString(), n.ToString());
+        Assert.Contains(expected, run.Stderr);
+        Assert.Equal(2, run.ExitCode);
+        Assert.True(run.Elapsed < TimeSpan.FromSeconds(20), run.Describe());
+    }
+
+    [Fact]
+    public void ALibraryThatIsNotMpi_IsRefusedWithItsName()
+    {
+        var run = Run(DotnetHost(), [WorkerDll(), "ring-sum", "1"], new() { ["MLNETBACKPROP_MPI_LIBRARY"] = "libc.so.6" });
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("'libc.so.6' is not an MPI library", run.Stderr);
+    }
+
+    private static void AssertEveryRankOk(RunResult run, int ranks)
+    {
+        Assert.True(run.ExitCode == 0, run.Describe());
+        var hashes = new HashSet<string>();
+        for (int r = 0; r < ranks; r++)
+        {
+            var line = Regex.Match(run.Stdout, $@"^rank {r}: ring-sum ok ([0-9a-f]{{16}})$", RegexOptions.Multiline);
+            Assert.True(line.Success, $"rank {r} did not report ring-sum ok.\n{run.Describe()}");
+            hashes.Add(line.Groups[1].Value);
+        }
+        Assert.True(hashes.Count == 1, $"The ranks ended with different bits.\n{run.Describe()}");
+    }
+
+    private static RunResult Mpiexec(string[] mpiexecArgs, params string[] workerArgs) =>
+        Run(FindMpiexec(), [.. mpiexecArgs, DotnetHost(), WorkerDll(), .. workerArgs]);
+
+    private static string FindMpiexec()
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+        {
+            string candidate = Path.Combine(dir, "mpiexec");
+            if (File.Exists(candidate)) return candidate;
+        }
+        // Failing, not skipping: a skipped test would let the MPI code go untested without anyone noticing.
+        Assert.Fail("mpiexec is not on PATH. These tests need MPICH (Debian: apt-get install mpich); .ci/run installs it when missing.");
+        return null!;
+    }
+
+    /// <summary>The dotnet host running this test (the SDK sets DOTNET_HOST_PATH for its children), else the one on PATH.</summary>
+    private static string DotnetHost() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
+    private static string WorkerDll()
+    {
+        const string name = "MLNetBackprop.Distributed.Worker.dll";
+        // The project reference copies the worker (with its runtimeconfig) next to the test assembly; the worker's own
+        // output directory is the fallback for a runner that copies only the test assembly's dependencies.
+        string beside = Path.Combine(AppContext.BaseDirectory, name);
+        if (File.Exists(beside) && File.Exists(Path.ChangeExtension(beside, ".runtimeconfig.json"))) return beside;
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
+        string own = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..",
+            "MLNetBackprop.Distributed.Worker", "bin", configuration, "net10.0", name));
+        if (File.Exists(own)) return own;
+        Assert.Fail($"The worker was not found at {beside} nor at {own}; build tests/MLNetBackprop.Distributed.Worker.");
+        return null!;
+    }
+
+    private sealed record RunResult(string CommandLine, int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed)
+    {
+        public string Describe() =>
+            $"{CommandLine}\nexit code {ExitCode} after {Elapsed.TotalSeconds:0.0} s\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+    }
+
+    private static RunResult Run(string fileName, string[] args, Dictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in args) start.ArgumentList.Add(a);
+        foreach (var (key, value) in environment ?? []) start.Environment[key] = value;
+        string commandLine = fileName + " " + string.Join(" ", args);
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
+        var watch = Stopwatch.StartNew();
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(HardTimeout))
+        {
+            // mpiexec's proxies and the ranks are its descendants; all of them go, or a hung rank outlives the test.
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"Killed after the hard timeout of {HardTimeout.TotalSeconds} s.\n"
+                + new RunResult(commandLine, -1, stdout.ToString(), stderr.ToString(), watch.Elapsed).Describe());
+        }
+        process.WaitForExit(); // the parameterless wait also drains the redirected streams
+        return new RunResult(commandLine, process.ExitCode, stdout.ToString(), stderr.ToString(), watch.Elapsed);
+    }
+}

@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using MLNetBackprop.Core.Distributed;
+using MLNetBackprop.Distributed;
+
+namespace MLNetBackprop.Distributed.Worker;
+
+/// <summary>
+/// One rank of an MPI job: <c>mpiexec -n N dotnet MLNetBackprop.Distributed.Worker.dll &lt;mode&gt; …</c>. Exit code 0 is
+/// success, 1 a wrong result, 2 the expected DistributedTrainingException, 64 bad arguments.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        // A new mode is one case here and one method below.
+        switch (args.Length > 0 ? args[0] : "")
+        {
+            case "ring-sum" when args.Length is 2 or 3:
+                return RingSum(Int(args[1]), args.Length == 3 ? Int(args[2]) : null);
+            case "die-in-sum" when args.Length == 3 && args[2] is "exit" or "kill":
+                return DieInSum(double.Parse(args[1], CultureInfo.InvariantCulture), args[2]);
+            case "hang-in-sum" when args.Length == 2:
+                return HangInSum(double.Parse(args[1], CultureInfo.InvariantCulture));
+            case "length-mismatch" when args.Length == 3:
+                return LengthMismatch(Int(args[1]), Int(args[2]));
+            case "sum-latency" when args.Length == 3:
+                return SumLatency(Int(args[1]), Int(args[2]));
+            default:
+                Console.Error.WriteLine("""
+                    usage: MLNetBackprop.Distributed.Worker <mode> ...
+                      ring-sum <n> [maxMessageBytes]   Sum and Allgather checked bit for bit against RingOrder.Sum
+                      die-in-sum <timeoutSeconds> exit|kill   rank 1 dies before a Sum; the others must report it
+                      hang-in-sum <timeoutSeconds>     rank 1 hangs before a Sum; rank 0 reports it and aborts the job
+                      length-mismatch <n0> <n>         rank 0 sums n0 values, the others n: the error must name the peer
+                      sum-latency <n> <iterations>     median time of one Sum of n floats
+                    """);
+                return 64;
+        }
+    }
+
+    private static int Int(string s) => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Rank r's value at index i. Large values of alternating sign with small fractions: adding the ranks in another
+    /// order than the ring's rounds differently, so an order error shows in the bits.
+    /// </summary>
+    private static T Value<T>(int r, int i, int call) where T : IFloatingPointIeee754<T>
+    {
+        // The scale keeps the fractions within the type's precision, where they round differently by order.
+        double scale = typeof(T) == typeof(float) ? 1e3 : 1e8;
+        double big = ((i + r + call) % 2 == 0 ? 1 : -1) * scale * (r + 1);
+        double small = (r * 31 + i * 17 + call * 5) % 97 / 97.0 * 0.75 + r * 0.01;
+        return T.CreateTruncating(big + small);
+    }
+
+    private static T[][] Parts<T>(int size, int n, int call) where T : IFloatingPointIeee754<T>
+    {
+        var parts = new T[size][];
+        for (int r = 0; r < size; r++)
+        {
+            parts[r] = new T[n];
+            for (int i = 0; i < n; i++) parts[r][i] = Value<T>(r, i, call);
+        }
+        return parts;
+    }
+
+    /// <summary>Sums this rank's part and compares bit for bit with RingOrder.Sum over every rank's parts (rebuilt here).</summary>
+    private static bool CheckSum<T>(MpiAllreduce mpi, int n, int call, out T[] result, out int naiveDiffers)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var parts = Parts<T>(mpi.Size, n, call);
+        result = (T[])parts[mpi.Rank].Clone();
+        mpi.Sum<T>(result);
+        var expected = new T[n];
+        RingOrder.Sum(parts, expected);
+        naiveDiffers = 0;
+        for (int i = 0; i < n; i++)
+        {
+            T naive = parts[0][i];
+            for (int r = 1; r < mpi.Size; r++) naive += parts[r][i];
+            if (!BitEquals(naive, expected[i])) naiveDiffers++;
+        }
+        for (int i = 0; i < n; i++)
+            if (!BitEquals(result[i], expected[i]))
+            {
+                Console.Error.WriteLine($"rank {mpi.Rank}: {typeof(T).Name} sum #{call} differs at index {i} of {n}: {result[i]} where RingOrder.Sum gives {expected[i]}");
+                return false;
+            }
+        return true;
+    }
+
+    private static bool BitEquals<T>(T a, T b) where T : unmanaged =>
+        MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
+
+    private static ulong Fnv1a(ReadOnlySpan<byte> bytes, ulong hash = 14695981039346656037UL)
+    {
+        foreach (byte b in bytes) hash = (hash ^ b) * 1099511628211UL;
+        return hash;
+    }
+
+    private static int RingSum(int n, int? maxMessageBytes)
+    {
+        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(30));
+        if (maxMessageBytes is int m) mpi.MaxMessageBytes = m;
+        int rank = mpi.Rank, size = mpi.Size;
+
+        // float, double, then float again with other values: consecutive calls must not mix their messages, and the
+        // reused receive buffer must not leak the previous call's bytes.
+        if (!CheckSum(mpi, n, 0, out float[] f, out int naiveF)
+            || !CheckSum(mpi, n, 1, out double[] d, out int naiveD)
+            || !CheckSum(mpi, n, 2, out float[] f2, out _))
+            return 1;
+
+        // After the first calls a Sum allocates nothing: a training step calls it once per batch.
+        var again = new float[n];
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int k = 0; k < 5; k++) mpi.Sum<float>(again);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        if (allocated != 0)
+        {
+            Console.Error.WriteLine($"rank {rank}: 5 calls of Sum allocated {allocated} bytes");
+            return 1;
+        }
+
+        long[] mine = [rank, n, rank * 1_000_000_007L ^ n];
+        var all = new long[size * mine.Length];
+        mpi.Allgather(mine, all);
+        for (int r = 0; r < size; r++)
+            if (all[3 * r] != r || all[3 * r + 1] != n || all[3 * r + 2] != (r * 1_000_000_007L ^ n))
+            {
+                Console.Error.WriteLine($"rank {rank}: allgather gave [{string.Join(", ", all)}]");
+                return 1;
+            }
+        mpi.Allgather([], []);
+
+        ulong hash = Fnv1a(MemoryMarshal.AsBytes(f.AsSpan()));
+        hash = Fnv1a(MemoryMarshal.AsBytes(d.AsSpan()), hash);
+        hash = Fnv1a(MemoryMarshal.AsBytes(f2.AsSpan()), hash);
+        Console.WriteLine($"rank {rank}: ring-sum ok {hash:x16}");
+        Console.WriteLine($"rank {rank}: size {size}, n {n}, the naive rank order differs from the ring's at {naiveF} float and {naiveD} double values");
+        return 0;
+    }
+
+    private static int DieInSum(double timeoutSeconds, string how)
+    {
+        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(timeoutSeconds));
+        // One collective first, so that the ranks have talked before one of them dies (as in training, mid-run).
+        var all = new long[mpi.Size];
+        mpi.Allgather([mpi.Rank], all);
+        if (mpi.Rank == 1)
+        {
+            Console.Out.Flush();
+            if (how == "kill") Process.GetCurrentProcess().Kill(); // SIGKILL: no exit handler runs
+            Environment.Exit(3);
+        }
+        var values = new float[1000];
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            mpi.Sum<float>(values);
+            Console.Error.WriteLine($"rank {mpi.Rank}: the sum completed although rank 1 died");
+            return 1;
+        }
+        catch (DistributedTrainingException e)
+        {
+            Console.Error.WriteLine($"rank {mpi.Rank} (after {watch.Elapsed.TotalSeconds:0.0} s, peer {e.PeerRank}): {e.Message}");
+            return 2;
+        }
+    }
+
+    /// <summary>
+    /// A rank that hangs, which mpiexec cannot see: only the timeout notices it, and Abort is what ends the job, the
+    /// hung rank included.
+    /// </summary>
+    private static int HangInSum(double timeoutSeconds)
+    {
+        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(timeoutSeconds));
+        var all = new long[mpi.Size];
+        mpi.Allgather([mpi.Rank], all);
+        if (mpi.Rank == 1)
+        {
+            Thread.Sleep(TimeSpan.FromMinutes(10));
+            return 1;
+        }
+        try
+        {
+            mpi.Sum<float>(new float[1000]);
+            Console.Error.WriteLine($"rank {mpi.Rank}: the sum completed although rank 1 hangs");
+            return 1;
+        }
+        catch (DistributedTrainingException e)
+        {
+            Console.Error.WriteLine($"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
+            Console.Error.Flush();
+            mpi.Abort(2);
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// Ranks that disagree on the buffer's length. When rank 0's first chunk is larger than rank 1 expects, MPI itself
+    /// reports the error (a truncated message); when smaller, MpiAllreduce's own count check does. Both must come back
+    /// as an exception naming the peer.
+    /// </summary>
+    private static int LengthMismatch(int n0, int n)
+    {
+        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(10));
+        try
+        {
+            mpi.Sum<float>(new float[mpi.Rank == 0 ? n0 : n]);
+            Console.Error.WriteLine($"rank {mpi.Rank}: the sum completed although the lengths differ");
+            return 1;
+        }
+        catch (DistributedTrainingException e)
+        {
+            Console.Error.WriteLine($"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
+            Console.Error.Flush();
+            // The first rank to fail ends the job, so that the others do not wait out their timeout.
+            mpi.Abort(2);
+            return 1;
+        }
+    }
+
+    private static int SumLatency(int n, int iterations)
+    {
+        using var mpi = MpiAllreduce.Initialize();
+        var values = new float[n];
+        for (int i = 0; i < n; i++) values[i] = i * 1e-6f;
+        for (int k = 0; k < 50; k++) mpi.Sum<float>(values);
+        var times = new double[iterations];
+        for (int k = 0; k < iterations; k++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            mpi.Sum<float>(values);
+            times[k] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        Array.Sort(times);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"rank {mpi.Rank}: sum-latency size {mpi.Size}, n {n} ({n * 4L} bytes), {iterations} calls: median {times[iterations / 2]:0.0} µs, min {times[0]:0.0} µs, p90 {times[iterations * 9 / 10]:0.0} µs"));
+        return 0;
+    }
+}
