@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -99,6 +100,41 @@ public sealed class MpiJobTests
         Assert.Contains(expected, run.Stderr);
         Assert.Equal(2, run.ExitCode);
         Assert.True(run.Elapsed < TimeSpan.FromSeconds(20), run.Describe());
+    }
+
+    [Theory]
+    // Shuffled mini-batches with dropout: each rank shuffles its shard and draws its dropout from a stream of its own.
+    [InlineData("adam", 2)]
+    // Full-batch L-BFGS: the sum of both shards' gradients at every evaluation.
+    [InlineData("lbfgs", 2)]
+    // In order, rows r, r + 3, … on rank r: the global batches are one process's batches.
+    [InlineData("adam-inorder", 3)]
+    public void Training_RanksOverMpi_HoldOneModel_TheRanksAsThreadsBitForBit_AndOneProcessToRounding(string optimizer, int ranks)
+    {
+        var first = TrainLines(Mpiexec(["-n", ranks.ToString()], "train", optimizer), ranks);
+        var again = TrainLines(Mpiexec(["-n", ranks.ToString()], "train", optimizer), ranks);
+        var threads = TrainLines(Run(DotnetHost(), [WorkerDll(), "train-threads", optimizer, ranks.ToString()]), ranks);
+        Assert.All(first, l => Assert.Equal(first[0], l)); // every rank the same weights
+        Assert.Equal(first, again); // the same seed and rank count: the same bits
+        Assert.Equal(threads, first); // MPI's ring sums as RingOrder does in one process
+        if (optimizer == "adam") return; // shuffled per shard: other batches than one process's, not comparable
+        var single = TrainLines(Run(DotnetHost(), [WorkerDll(), "train-threads", optimizer, "1"]), 1)[0];
+        // One process sums each batch's rows in one product, the ranks sum per shard and then add: float rounding apart.
+        double lossRanks = double.Parse(first[0].Split(' ')[1], CultureInfo.InvariantCulture);
+        double lossSingle = double.Parse(single.Split(' ')[1], CultureInfo.InvariantCulture);
+        Assert.True(Math.Abs(lossRanks - lossSingle) <= 1e-6 * lossSingle, $"{ranks} ranks: loss {lossRanks:R}; one process: {lossSingle:R}");
+    }
+
+    /// <summary>Each rank's "hash loss" from the train modes' lines, in rank order.</summary>
+    private static string[] TrainLines(RunResult run, int ranks)
+    {
+        Assert.True(run.ExitCode == 0, run.Describe());
+        return Enumerable.Range(0, ranks).Select(r =>
+        {
+            var m = Regex.Match(run.Stdout, $@"^rank {r}: train ([0-9A-F]{{16}} \S+)$", RegexOptions.Multiline);
+            Assert.True(m.Success, $"rank {r} did not report its training.\n{run.Describe()}");
+            return m.Groups[1].Value;
+        }).ToArray();
     }
 
     [Fact]

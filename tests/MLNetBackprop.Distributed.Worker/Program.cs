@@ -11,7 +11,7 @@ namespace MLNetBackprop.Distributed.Worker;
 /// One rank of an MPI job: <c>mpiexec -n N dotnet MLNetBackprop.Distributed.Worker.dll &lt;mode&gt; …</c>. Exit code 0 is
 /// success, 1 a wrong result, 2 the expected DistributedTrainingException, 64 bad arguments.
 /// </summary>
-public static class Program
+public static partial class Program
 {
     public static int Main(string[] args)
     {
@@ -26,6 +26,10 @@ public static class Program
                 return HangInSum(double.Parse(args[1], CultureInfo.InvariantCulture));
             case "length-mismatch" when args.Length == 3:
                 return LengthMismatch(Int(args[1]), Int(args[2]));
+            case "train" when args.Length == 2:
+                return Train(args[1]);
+            case "train-threads" when args.Length == 3:
+                return TrainThreads(args[1], Int(args[2]));
             case "sum-latency" when args.Length == 3:
                 return SumLatency(Int(args[1]), Int(args[2]));
             default:
@@ -36,6 +40,8 @@ public static class Program
                       hang-in-sum <timeoutSeconds>     rank 1 hangs before a Sum; rank 0 reports it and aborts the job
                       length-mismatch <n0> <n>         rank 0 sums n0 values, the others n: the error must name the peer
                       sum-latency <n> <iterations>     median time of one Sum of n floats
+                      train adam|lbfgs                 trains on this rank's shard over MPI; prints the weights' hash
+                      train-threads adam|lbfgs <N>     the same N ranks as threads of one process (N = 1: one process alone)
                     """);
                 return 64;
         }
