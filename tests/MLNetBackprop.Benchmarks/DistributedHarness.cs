@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+using System.Text.Json;
+using MLNetBackprop.Benchmarks.SideBySide;
+using MLNetBackprop.Core;
+using MLNetBackprop.Core.Distributed;
+using MLNetBackprop.Core.Optimizers;
+using MLNetBackprop.Distributed;
+
+namespace MLNetBackprop.Benchmarks;
+
+/// <summary>
+/// Issue #19's benchmark. `distributed [--epochs 6] [--out f.md]` runs each workload once as one process with one thread
+/// (<see cref="SingleProcess"/>: today's trainer) and once as `mpiexec -n 2` ranks with one thread each, each rank on its
+/// half of the bundled MNIST rows, and compares the median epoch; it also prints the communication model that projects
+/// 8 and 64 machines. `distributed-rank &lt;W2|lbfgs&gt; --epochs E [--mpi]` is one rank's run (one JSON line from rank 0).
+/// </summary>
+internal static class DistributedHarness
+{
+    private sealed record RankRecord(string Workload, int Ranks, double[] EpochSeconds, double SumSeconds, long Sums, int Epochs, int Parameters,
+        int StepsPerEpoch, double FinalLoss, string WeightsHash);
+
+    public static int Run(string[] args)
+    {
+        int epochs = IntArg(args, "--epochs", 6);
+        string? outPath = StringArg(args, "--out");
+        string self = typeof(DistributedHarness).Assembly.Location;
+        string cpu = Cpu();
+        var sb = new StringBuilder();
+        sb.AppendLine(FormattableString.Invariant($"Distributed benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {cpu}; MPICH over shared memory (one machine)"));
+        sb.AppendLine();
+        sb.AppendLine("| workload | ranks × threads | epoch s (median) | speedup | allreduce ms per sum | sums per epoch | final training loss | weights (SHA-256, first 12) |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
+        var records = new List<RankRecord>();
+        foreach (string w in new[] { "W2", "lbfgs" })
+        {
+            var one = Launch(self, w, epochs, 1);
+            var two = Launch(self, w, epochs, 2);
+            foreach (var r in new[] { one, two })
+            {
+                records.Add(r);
+                double speedup = Median(one.EpochSeconds) / Median(r.EpochSeconds);
+                sb.AppendLine(FormattableString.Invariant(
+                    $"| {(w == "W2" ? "W2: 784-256-128-10 ReLU, Adam, batch 128" : "784-256-128-10 ReLU, full-batch L-BFGS")} | {r.Ranks} × 1 | {Median(r.EpochSeconds):F3} | {speedup:F2}× | {(r.Sums > 0 ? 1000 * r.SumSeconds / r.Sums : 0):F3} | {(double)r.Sums / r.Epochs:F0} | {r.FinalLoss:G6} | {r.WeightsHash[..12]} |"));
+            }
+        }
+        sb.AppendLine();
+        sb.Append(Projection(records.First(r => r.Workload == "W2" && r.Ranks == 1), records.First(r => r.Workload == "W2" && r.Ranks == 2)));
+        Console.WriteLine(sb);
+        if (outPath is not null) File.WriteAllText(outPath, sb.ToString());
+        return 0;
+    }
+
+    /// <summary>
+    /// The communication model: per step every rank sends and receives 2(N − 1)/N of the gradient's bytes around the ring
+    /// in 2(N − 1) messages; compute per step is the one-rank step's time over N (strong scaling, a global batch of 128)
+    /// plus the update every rank repeats.
+    /// </summary>
+    private static string Projection(RankRecord one, RankRecord two)
+    {
+        double bytes = 4.0 * (one.Parameters + 3);
+        double stepOne = Median(one.EpochSeconds) / one.StepsPerEpoch;
+        double update = AdamUpdateSeconds(one.Parameters);
+        double compute = stepOne - update;
+        double measuredComm = two.Sums > 0 ? two.SumSeconds / two.Sums : 0;
+        const double latency = 20e-6; // one message over TCP between machines, a typical figure; shared memory measured above
+        var sb = new StringBuilder();
+        sb.AppendLine(FormattableString.Invariant(
+            $"Communication model (W2): {one.Parameters:N0} parameters, {bytes / 1e6:F2} MB per gradient sum; one rank's step {1000 * stepOne:F2} ms, of which the Adam update every rank repeats {1000 * update:F3} ms; measured sum between 2 ranks on this machine {1000 * measuredComm:F3} ms."));
+        sb.AppendLine();
+        sb.AppendLine("| machines N | bytes sent per rank and step | allreduce at 10 Gb/s | at 25 Gb/s | step, global batch 128 (10 / 25 Gb/s) | speedup | step, 128 rows per rank (10 / 25 Gb/s) | throughput × |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (int n in new[] { 2, 8, 64 })
+        {
+            double sent = 2.0 * (n - 1) / n * bytes;
+            double t10 = sent / (10e9 / 8) + 2 * (n - 1) * latency, t25 = sent / (25e9 / 8) + 2 * (n - 1) * latency;
+            double strong10 = compute / n + update + t10, strong25 = compute / n + update + t25;
+            double weak10 = compute + update + t10, weak25 = compute + update + t25;
+            sb.AppendLine(FormattableString.Invariant(
+                $"| {n} | {sent / 1e6:F2} MB | {1000 * t10:F2} ms | {1000 * t25:F2} ms | {1000 * strong10:F2} / {1000 * strong25:F2} ms | {stepOne / strong10:F1}× / {stepOne / strong25:F1}× | {1000 * weak10:F2} / {1000 * weak25:F2} ms | {n * stepOne / weak10:F1}× / {n * stepOne / weak25:F1}× |"));
+        }
+        return sb.ToString();
+    }
+
+    private static double AdamUpdateSeconds(int parameters)
+    {
+        var rule = new AdamRule<float>(parameters, 0.9, 0.999, 1e-8);
+        var p = new float[parameters];
+        var g = new float[parameters];
+        for (int i = 0; i < parameters; i++) g[i] = 1e-3f * (i % 7 - 3);
+        var times = new List<double>();
+        for (int i = 0; i < 300; i++)
+        {
+            long t = Stopwatch.GetTimestamp();
+            rule.Step(p, g, 1e-3, 1);
+            if (i >= 50) times.Add(Stopwatch.GetElapsedTime(t).TotalSeconds);
+        }
+        return Median([.. times]);
+    }
+
+    private static RankRecord Launch(string self, string workload, int epochs, int ranks)
+    {
+        var psi = ranks == 1
+            ? new ProcessStartInfo("dotnet", [self, "distributed-rank", workload, "--epochs", epochs.ToString(CultureInfo.InvariantCulture)])
+            : new ProcessStartInfo("mpiexec", ["-n", ranks.ToString(CultureInfo.InvariantCulture), "dotnet", self, "distributed-rank", workload,
+                "--epochs", epochs.ToString(CultureInfo.InvariantCulture), "--mpi"]);
+        psi.RedirectStandardOutput = true;
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)} exited with {p.ExitCode}:\n{output}");
+        string line = output.Split('\n').Last(l => l.StartsWith('{'));
+        return JsonSerializer.Deserialize<RankRecord>(line)!;
+    }
+
+    public static int RunRank(string[] args)
+    {
+        string workload = args[1];
+        int epochs = IntArg(args, "--epochs", 6);
+        using MpiAllreduce? mpi = args.Contains("--mpi") ? MpiAllreduce.Initialize(TimeSpan.FromSeconds(120)) : null;
+        var timed = new TimedAllreduce(mpi is null ? SingleProcess.Instance : mpi);
+        var data = Mnist.Load();
+        var all = TrainingData<float>.FromDense(data.TrainX, Mnist.Features, TrainingData<float>.OneHot(data.TrainLabels, Mnist.Classes), Mnist.Classes);
+        var shard = timed.Size == 1 ? all : all.Subset(Enumerable.Range(0, all.Count).Where(i => i % timed.Size == timed.Rank).ToArray());
+        var net = new NeuralNetwork<float>([784, 256, 128, 10], [Activation.Relu, Activation.Relu, Activation.Softmax]);
+        net.Initialize(1);
+        bool lbfgs = workload == "lbfgs";
+        var times = new List<double>();
+        var clock = Stopwatch.StartNew();
+        double last = 0;
+        var options = new TrainingOptions
+        {
+            Loss = LossFunction.CrossEntropy,
+            Optimizer = lbfgs ? OptimizerKind.Lbfgs : OptimizerKind.Adam,
+            LearningRate = lbfgs ? null : 1e-3,
+            L2Regularization = 1e-4,
+            BatchSize = lbfgs ? null : 128,
+            MaxEpochs = epochs,
+            Tolerance = 0,
+            Shuffle = true,
+            Seed = 1,
+            NumberOfThreads = 1,
+            EpochCompleted = _ =>
+            {
+                double now = clock.Elapsed.TotalSeconds;
+                times.Add(now - last);
+                last = now;
+            },
+        };
+        clock.Restart();
+        var result = NetworkTrainer.TrainDistributed(net, shard, options, timed);
+        // The first epoch carries the start-up pass (J at the initial weights) and the JIT: left out of the median.
+        var record = new RankRecord(workload, timed.Size, times.Skip(1).ToArray(), timed.Seconds, timed.Count, times.Count, net.ParameterCount,
+            (int)Math.Ceiling(all.Count / 128.0), result.History.Epochs[^1].TrainingLoss,
+            Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.Network.Parameters))));
+        if (timed.Rank == 0) Console.WriteLine(JsonSerializer.Serialize(record));
+        return 0;
+    }
+
+    /// <summary>Counts the gradient sums and the time spent in them (waiting for the other rank included).</summary>
+    private sealed class TimedAllreduce(IGradientAllreduce inner) : IGradientAllreduce
+    {
+        public double Seconds;
+        public long Count;
+
+        public int Rank => inner.Rank;
+
+        public int Size => inner.Size;
+
+        public void Sum<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            long t = Stopwatch.GetTimestamp();
+            inner.Sum(values);
+            if (values.Length > 3) // the gradient sums, not the scalar means
+            {
+                Seconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
+                Count++;
+            }
+        }
+
+        public void Allgather(ReadOnlySpan<long> mine, Span<long> all) => inner.Allgather(mine, all);
+    }
+
+    private static string Cpu()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return (line?.Split(':', 2)[1].Trim() ?? "unknown CPU") + $"; AVX-512: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}";
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+
+    private static double Median(double[] v)
+    {
+        var s = v.Order().ToArray();
+        return s.Length == 0 ? double.NaN : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static int IntArg(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    private static string? StringArg(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
