@@ -196,6 +196,8 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
         }
     }
 
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
     /// Ends every rank of the job at once (MPI_Abort on MPI_COMM_WORLD): what a rank that caught a
     /// <see cref="DistributedTrainingException"/> may call so that no peer waits out its own timeout.
@@ -203,6 +205,11 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
     /// <param name="errorCode">The exit code mpiexec reports.</param>
     public void Abort(int errorCode)
     {
+        // MPI_Abort kills the job at once, and mpiexec forwards a rank's output asynchronously: the error message a rank
+        // has just written can be lost with it (seen in CI). Flush, and give the forwarding a moment; best effort only.
+        Console.Out.Flush();
+        Console.Error.Flush();
+        Thread.Sleep(AbortGrace);
         int code = MPI_Abort(MPI_COMM_WORLD, errorCode);
         // MPI_Abort does not return when it works.
         throw new InvalidOperationException($"MPI_Abort failed: {ErrorString(code)}");

@@ -47,6 +47,19 @@ public static partial class Program
         }
     }
 
+    /// <summary>
+    /// A rank's failure report, on stderr and, when MLNETBACKPROP_WORKER_REPORTS names a folder, in its file there. The
+    /// file is what tests read: MPI_Abort ends the job at once, and mpiexec's forwarding of the ranks' stderr can lose
+    /// the last lines (seen once in CI: a job that aborted with nothing on stderr).
+    /// </summary>
+    private static void Report(int rank, string line)
+    {
+        Console.Error.WriteLine(line);
+        Console.Error.Flush();
+        if (Environment.GetEnvironmentVariable("MLNETBACKPROP_WORKER_REPORTS") is { Length: > 0 } dir)
+            File.AppendAllText(Path.Combine(dir, $"rank-{rank}.txt"), line + Environment.NewLine);
+    }
+
     private static int Int(string s) => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture);
 
     /// <summary>
@@ -172,7 +185,7 @@ public static partial class Program
         }
         catch (DistributedTrainingException e)
         {
-            Console.Error.WriteLine($"rank {mpi.Rank} (after {watch.Elapsed.TotalSeconds:0.0} s, peer {e.PeerRank}): {e.Message}");
+            Report(mpi.Rank, $"rank {mpi.Rank} (after {watch.Elapsed.TotalSeconds:0.0} s, peer {e.PeerRank}): {e.Message}");
             return 2;
         }
     }
@@ -199,7 +212,7 @@ public static partial class Program
         }
         catch (DistributedTrainingException e)
         {
-            Console.Error.WriteLine($"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
+            Report(mpi.Rank, $"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
             Console.Error.Flush();
             mpi.Abort(2);
             return 1;
@@ -222,7 +235,7 @@ public static partial class Program
         }
         catch (DistributedTrainingException e)
         {
-            Console.Error.WriteLine($"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
+            Report(mpi.Rank, $"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
             Console.Error.Flush();
             // The first rank to fail ends the job, so that the others do not wait out their timeout.
             mpi.Abort(2);
