@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using MLNetBackprop.Core.Distributed;
+using MLNetBackprop.Core.Kernels;
 using MLNetBackprop.Core.Optimizers;
 
 namespace MLNetBackprop.Core;
@@ -882,12 +883,6 @@ public static class NetworkTrainer
             return true;
         }
 
-        private static bool AllFinite(ReadOnlySpan<T> values)
-        {
-            // A NaN or ±∞ anywhere makes the sum non-finite; only then look element by element (a finite overflow).
-            if (T.IsFinite(TensorPrimitives.Sum(values))) return true;
-            foreach (var v in values) if (!T.IsFinite(v)) return false;
-            return true;
-        }
+        private static bool AllFinite(ReadOnlySpan<T> values) => FiniteCheck.All(values);
     }
 }
