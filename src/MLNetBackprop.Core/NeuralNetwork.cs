@@ -221,11 +221,7 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
     }
 
     /// <summary>True when every parameter is finite.</summary>
-    public bool IsFinite()
-    {
-        foreach (var p in _parameters) if (!T.IsFinite(p)) return false;
-        return true;
-    }
+    public bool IsFinite() => Kernels.FiniteCheck.All<T>(_parameters);
 
     /// <summary>Copies all parameters from another network of the same shape.</summary>
     public void CopyParametersFrom(NeuralNetwork<T> other)

@@ -255,9 +255,9 @@ internal sealed class TrainingSetReader
     private static string? CheckFeatures(in VBuffer<float> features, string column, long row, string role)
     {
         var vals = features.GetValues();
-        // NaN or ±∞ anywhere makes the sum non-finite, so a finite sum (one vectorized pass) clears the row; only a
-        // non-finite sum (a bad value, or an overflow of huge finite ones) is searched slot by slot.
-        if (float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(vals))) return null;
+        // NaN or ±∞ anywhere makes the sum non-finite, so a finite sum (one vectorized pass, the core's finite check) clears
+        // the row; only a non-finite sum (a bad value, or an overflow of huge finite ones) is searched slot by slot.
+        if (float.IsFinite(MLNetBackprop.Core.Kernels.FiniteCheck.Sum<float>(vals))) return null;
         var idx = features.IsDense ? default : features.GetIndices();
         for (int j = 0; j < vals.Length; j++)
             if (!float.IsFinite(vals[j]))
