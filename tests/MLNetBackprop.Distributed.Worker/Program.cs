@@ -213,7 +213,6 @@ public static partial class Program
         catch (DistributedTrainingException e)
         {
             Report(mpi.Rank, $"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
-            Console.Error.Flush();
             mpi.Abort(2);
             return 1;
         }
@@ -236,7 +235,6 @@ public static partial class Program
         catch (DistributedTrainingException e)
         {
             Report(mpi.Rank, $"rank {mpi.Rank} (peer {e.PeerRank}): {e.Message}");
-            Console.Error.Flush();
             // The first rank to fail ends the job, so that the others do not wait out their timeout.
             mpi.Abort(2);
             return 1;
