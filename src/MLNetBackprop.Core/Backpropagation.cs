@@ -121,36 +121,44 @@ public static class Backpropagation
     internal static void Forward<T>(NeuralNetwork<T> network, BatchInput<T> input, int rows, NetworkWorkspace<T> ws, int maxThreads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var sizes = network.LayerSizes;
         ws.Rows = rows;
-        for (int l = 0; l < network.WeightLayerCount; l++)
+        var steps = new TrainingSteps<T>(network, input, ws, maxThreads);
+        ForwardPass.Run(network.Layers, ref steps, input.IsSparse ? default : input.Dense, rows);
+    }
+
+    /// <summary>
+    /// The training walk of the forward pass: the mini-batch GEMM against W as stored (n_out × n_in, so transposed in
+    /// the product), or the sparse product for a sparse first layer; every z and a kept in the workspace for the
+    /// backward pass; inverted dropout on the hidden layers.
+    /// </summary>
+    private readonly ref struct TrainingSteps<T>(NeuralNetwork<T> network, BatchInput<T> input, NetworkWorkspace<T> ws, int maxThreads)
+        : IForwardSteps<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly BatchInput<T> _input = input;
+
+        public Span<T> Multiply(in Layer layer, ReadOnlySpan<T> a, int rows)
         {
-            int nIn = sizes[l], nOut = sizes[l + 1];
+            int l = layer.Index, nIn = layer.InputSize, nOut = layer.OutputSize;
             var z = ws.ZBuffer(l + 1, rows);
-            // Z^(l+1) = A^(l) · W^(l)ᵀ
-            if (l == 0 && input.IsSparse)
-                SparseKernels.MultiplyByTransposed(input.RowStart, input.Indices, input.Values, rows, network.Weights(0), nIn, nOut, z,
+            if (l == 0 && _input.IsSparse)
+                SparseKernels.MultiplyByTransposed(_input.RowStart, _input.Indices, _input.Values, rows, network.Weights(0), nIn, nOut, z,
                     ws.TransposedWeightScratch(nIn * nOut), maxThreads);
             else
-            {
-                ReadOnlySpan<T> a = l == 0 ? input.Dense : ws.ABuffer(l, rows);
                 Gemm.Multiply(false, true, rows, nOut, nIn, T.One, a, nIn, network.Weights(l), nIn, T.Zero, z, nOut, maxThreads);
-            }
-            // + b^(l), then A^(l+1) = f(Z^(l+1))
-            var b = network.Biases(l);
-            for (int r = 0; r < rows; r++)
-            {
-                var zr = z.Slice(r * nOut, nOut);
-                TensorPrimitives.Add(zr, b, zr);
-            }
-            ActivationTable.Get(network.Activations[l]).Kernel.Apply<T>(z, ws.ABuffer(l + 1, rows), nOut);
+            return z;
+        }
+
+        public ReadOnlySpan<T> Bias(in Layer layer) => network.Biases(layer.Index);
+
+        public Span<T> Output(in Layer layer, Span<T> z, int rows) => ws.ABuffer(layer.Index + 1, rows);
+
+        public void Activated(in Layer layer, ReadOnlySpan<T> z, Span<T> a, int rows)
+        {
             // Inverted dropout on a hidden layer while training: a^(l+1) ⊙= mask, the unmasked a kept for f'.
-            if (ws.DropoutActive && l + 1 < network.WeightLayerCount)
-            {
-                var a = ws.ABuffer(l + 1, rows);
-                a.CopyTo(ws.UnmaskedBuffer(l + 1, rows));
-                TensorPrimitives.Multiply(a, ws.DropoutMask(l + 1, rows), a);
-            }
+            if (!ws.DropoutActive || layer.IsOutput) return;
+            a.CopyTo(ws.UnmaskedBuffer(layer.Index + 1, rows));
+            TensorPrimitives.Multiply(a, ws.DropoutMask(layer.Index + 1, rows), a);
         }
     }
 

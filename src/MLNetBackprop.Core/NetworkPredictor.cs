@@ -23,6 +23,7 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
 {
     private readonly int[] _sizes;
     private readonly Activation[] _activations;
+    private readonly Layer[] _layers;
     private readonly T[][] _transposedWeights;
 
     /// <summary>
@@ -63,6 +64,7 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
         ArgumentNullException.ThrowIfNull(network);
         _sizes = network.LayerSizes.ToArray();
         _activations = network.Activations.ToArray();
+        _layers = network.Layers.ToArray();
         _transposedWeights = new T[_activations.Length][];
         _strides = new int[_activations.Length];
         int lanes = Math.Max(1, 32 / Unsafe.SizeOf<T>());
@@ -196,29 +198,34 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
         int size = rows * _maxWidth;
         var z = t_blockZ is { } bz && bz.Length >= size ? bz : t_blockZ = new T[BatchBlockRows * _maxWidth];
         var a = t_blockA is { } ba && ba.Length >= size ? ba : t_blockA = new T[BatchBlockRows * _maxWidth];
-        int last = _activations.Length - 1;
-        ReadOnlySpan<T> input = x;
-        for (int l = 0; l <= last; l++)
+        var steps = new BlockSteps(this, x, z, a, y);
+        ForwardPass.Run(_layers, ref steps, x, rows);
+    }
+
+    /// <summary>
+    /// The batch-scoring walk: one GEMM over the block against the transposed weights (or the zero-skipping first
+    /// layer); layers alternate between two buffers and f is applied in place (element-wise, so the same values as into
+    /// a separate buffer); the last layer's a goes to the caller's output.
+    /// </summary>
+    private readonly ref struct BlockSteps(NetworkPredictor<T> predictor, ReadOnlySpan<T> x, T[] z, T[] a, Span<T> y) : IForwardSteps<T>
+    {
+        private readonly ReadOnlySpan<T> _x = x;
+        private readonly Span<T> _y = y;
+
+        public Span<T> Multiply(in Layer layer, ReadOnlySpan<T> input, int rows)
         {
-            int nIn = _sizes[l], nOut = _sizes[l + 1];
-            // Layers alternate between the two buffers; the activation is applied in place (element-wise, so the
-            // same values as into a separate buffer).
+            int l = layer.Index, nIn = layer.InputSize, nOut = layer.OutputSize;
             var zl = (l % 2 == 0 ? z : a).AsSpan(0, rows * nOut);
-            if (l > 0 || !TrySparseFirstLayer(x, rows, zl))
-                Gemm.Multiply(false, false, rows, nOut, nIn, T.One, input, nIn, _transposedWeights[l], _strides[l], T.Zero, zl, nOut);
-            for (int r = 0; r < rows; r++)
-            {
-                var zr = zl.Slice(r * nOut, nOut);
-                TensorPrimitives.Add(zr, _biases[l], zr);
-            }
-            if (l == last)
-            {
-                ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, y.Slice(0, rows * nOut), nOut);
-                return;
-            }
-            ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, zl, nOut);
-            input = zl;
+            if (l > 0 || !predictor.TrySparseFirstLayer(_x, rows, zl))
+                Gemm.Multiply(false, false, rows, nOut, nIn, T.One, input, nIn, predictor._transposedWeights[l], predictor._strides[l], T.Zero, zl, nOut);
+            return zl;
         }
+
+        public ReadOnlySpan<T> Bias(in Layer layer) => predictor._biases[layer.Index];
+
+        public Span<T> Output(in Layer layer, Span<T> z, int rows) => layer.IsOutput ? _y.Slice(0, rows * layer.OutputSize) : z;
+
+        public void Activated(in Layer layer, ReadOnlySpan<T> z, Span<T> a, int rows) { }
     }
 
     /// <summary>
@@ -271,32 +278,42 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
     /// </summary>
     private void Run(ReadOnlySpan<T> input, ReadOnlySpan<int> indices, ReadOnlySpan<T> values, Span<T> output, Span<T> logits)
     {
-        var z = Scratch(ref t_z);
-        var a0 = Scratch(ref t_a0);
-        var a1 = Scratch(ref t_a1);
-        ReadOnlySpan<T> a = input;
-        int last = _activations.Length - 1;
-        for (int l = 0; l <= last; l++)
+        var steps = new RowSteps(this, indices, values, Scratch(ref t_z), Scratch(ref t_a0), Scratch(ref t_a1), output, logits);
+        ForwardPass.Run(_layers, ref steps, input, 1);
+    }
+
+    /// <summary>
+    /// The one-row walk: z = a · Wᵀ with Wᵀ stored n_in × n_out, so the plain row-times-matrix product, computed over the
+    /// padded width and used over n_out; the sparse first-layer input when the row came as indices and values; layers
+    /// alternate between two buffers; the last layer's a goes to the output and its z to the logits when asked for.
+    /// </summary>
+    private readonly ref struct RowSteps(NetworkPredictor<T> predictor, ReadOnlySpan<int> indices, ReadOnlySpan<T> values,
+        T[] z, T[] a0, T[] a1, Span<T> output, Span<T> logits) : IForwardSteps<T>
+    {
+        private readonly ReadOnlySpan<int> _indices = indices;
+        private readonly ReadOnlySpan<T> _values = values;
+        private readonly Span<T> _output = output;
+        private readonly Span<T> _logits = logits;
+
+        public Span<T> Multiply(in Layer layer, ReadOnlySpan<T> a, int rows)
         {
-            int nIn = _sizes[l], nOut = _sizes[l + 1];
-            // z = a · Wᵀ (Wᵀ stored n_in × n_out, so this is the plain row-times-matrix product), + b; computed over the
-            // padded width, used over n_out.
-            var padded = z.AsSpan(0, _strides[l]);
-            if (l == 0 && input.IsEmpty) // a sparse first-layer input
-                GemmSparseRow<T>.Multiply(nIn, padded.Length, indices, values, _transposedWeights[l], padded.Length, padded);
+            int l = layer.Index;
+            var padded = z.AsSpan(0, predictor._strides[l]);
+            if (l == 0 && a.IsEmpty) // a sparse first-layer input
+                GemmSparseRow<T>.Multiply(layer.InputSize, padded.Length, _indices, _values, predictor._transposedWeights[l], padded.Length, padded);
             else
-                Multiply(l, a, padded);
-            var zl = z.AsSpan(0, nOut);
-            TensorPrimitives.Add(zl, _biases[l], zl);
-            if (l == last)
-            {
-                if (!logits.IsEmpty) zl.CopyTo(logits);
-                ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, output.Slice(0, nOut), nOut);
-                return;
-            }
-            var next = (l % 2 == 0 ? a0 : a1).AsSpan(0, nOut);
-            ActivationTable.Get(_activations[l]).Kernel.Apply<T>(zl, next, nOut);
-            a = next;
+                predictor.Multiply(l, a, padded);
+            return z.AsSpan(0, layer.OutputSize);
+        }
+
+        public ReadOnlySpan<T> Bias(in Layer layer) => predictor._biases[layer.Index];
+
+        public Span<T> Output(in Layer layer, Span<T> z, int rows) =>
+            layer.IsOutput ? _output.Slice(0, layer.OutputSize) : (layer.Index % 2 == 0 ? a0 : a1).AsSpan(0, layer.OutputSize);
+
+        public void Activated(in Layer layer, ReadOnlySpan<T> z, Span<T> a, int rows)
+        {
+            if (layer.IsOutput && !_logits.IsEmpty) z.CopyTo(_logits);
         }
     }
 

@@ -20,6 +20,7 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
 {
     private readonly int[] _sizes;
     private readonly Activation[] _activations;
+    private readonly Layer[] _layers;
     private readonly int[] _weightOffsets;
     private readonly int[] _biasOffsets;
     private readonly T[] _parameters;
@@ -55,6 +56,7 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
 
         _sizes = layerSizes.ToArray();
         _activations = activations.ToArray();
+        _layers = Layer.Of(_sizes, _activations);
         // Count first, in a type no list of int sizes can overflow; past this check every offset fits in an int.
         Int128 count = 0;
         for (int l = 0; l < _activations.Length; l++) count += (Int128)_sizes[l + 1] * (_sizes[l] + 1L);
@@ -94,6 +96,9 @@ public sealed class NeuralNetwork<T> where T : unmanaged, IFloatingPointIeee754<
 
     /// <summary>Activation of each non-input layer; entry l belongs to layer l + 1, the last is the output activation.</summary>
     public IReadOnlyList<Activation> Activations => _activations;
+
+    /// <summary>The weight layers in order, as the forward pass walks them (<see cref="ForwardPass"/>).</summary>
+    internal ReadOnlySpan<Layer> Layers => _layers;
 
     /// <summary>Number of weight matrices (layers − 1).</summary>
     public int WeightLayerCount => _activations.Length;

@@ -63,19 +63,20 @@ internal static class OnnxExport
         }
 
         string? logit = null;
-        for (int l = 0; l < net.WeightLayerCount; l++)
+        // The forward pass's layer list (the one training and scoring walk, see ForwardPass): per layer the product and the
+        // bias as one Gemm, then the activation.
+        foreach (var layer in net.Layers)
         {
-            int nIn = net.LayerSizes[l], nOut = net.LayerSizes[l + 1];
+            int l = layer.Index;
             string w = $"W{l}", b = $"B{l}";
-            initializers.Add(FloatTensor(w, [nOut, nIn], net.Weights(l)));
-            initializers.Add(FloatTensor(b, [nOut], net.Biases(l)));
+            initializers.Add(FloatTensor(w, [layer.OutputSize, layer.InputSize], net.Weights(l)));
+            initializers.Add(FloatTensor(b, [layer.OutputSize], net.Biases(l)));
             string z = Fresh($"z{l + 1}");
             nodes.Add(Node("Gemm", [x, w, b], [z], Attr.Int("transB", 1)));
             logit = z;
-            var f = net.Activations[l];
+            var f = layer.Activation;
             string a = Fresh($"a{l + 1}");
-            bool output = l == net.WeightLayerCount - 1;
-            if (output && f is Activation.Sigmoid or Activation.Softmax)
+            if (layer.IsOutput && f is Activation.Sigmoid or Activation.Softmax)
             {
                 // The outputs are compared with the library's own to 1e-6 relative; ONNX Runtime's Sigmoid and Softmax
                 // kernels use approximations that are off by up to ~1e-5 relative on small probabilities, its Exp is not.
@@ -85,7 +86,7 @@ internal static class OnnxExport
             }
             // The activation's ONNX form from the core's table: one operator (softmax over the last axis, leaky ReLU with
             // its slope), times z for SiLU.
-            var form = ActivationTable.Get(f).Onnx;
+            var form = layer.Function.Onnx;
             string fa = form.TimesInput ? Fresh($"s{l + 1}") : a;
             nodes.Add(form switch
             {
