@@ -428,9 +428,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (kv.Name is not null && kv.ItemType is PrimitiveDataViewType item)
             {
                 var builder = new DataViewSchema.Annotations.Builder();
-                var method = typeof(BackpropTrainer).GetMethod(nameof(EmptyVectorGetter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                    .MakeGenericMethod(item.RawType);
-                builder.Add("KeyValues", new VectorDataViewType(item, k), (Delegate)method.Invoke(null, null)!);
+                builder.Add("KeyValues", new VectorDataViewType(item, k), KeyValues.EmptyGetter(item));
                 labelAnnotations = builder.ToAnnotations();
                 classNames = Enumerable.Range(0, k).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
             }
@@ -439,8 +437,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         OutputSchema.AddColumns(schemaBuilder, task, k, vectorOutput, labelAnnotations, classNames);
         return SchemaShapes.Merge(inputSchema, SchemaShapes.FromSchema(schemaBuilder.ToSchema()));
     }
-
-    private static ValueGetter<VBuffer<T>> EmptyVectorGetter<T>() => (ref VBuffer<T> v) => v = default!;
 
     private static SchemaShape.Column FindShape(SchemaShape shape, string name, string what, string option)
     {
