@@ -492,7 +492,7 @@ public static class NetworkTrainer
         {
             var memory = _train.Memory;
             long m = _comm is null ? _train.Count : _globalRows;
-            long wanted = _o.BatchSize ?? (_o.Optimizer == OptimizerKind.GradientDescent ? m : 200);
+            long wanted = _o.BatchSize ?? (_o.Optimizer == OptimizerKind.GradientDescent ? m : Defaults.CoreMiniBatchSize);
             int batchSize = (int)Math.Min(Math.Min(m, wanted), int.MaxValue);
             bool fullBatch = batchSize >= m;
             // Data-parallel, each rank takes its share of the global batch, and as many steps as the largest shard needs.

@@ -9,10 +9,10 @@ namespace MLNetBackprop.Core;
 public sealed class TrainingOptions
 {
     /// <summary>The data term of J. Default <see cref="LossFunction.SquaredError"/>.</summary>
-    public LossFunction Loss { get; set; } = LossFunction.SquaredError;
+    public LossFunction Loss { get; set; } = Defaults.CoreLoss;
 
     /// <summary>λ of the L2 weight decay (λ/2) Σ W² on weights only. Default 1e-4.</summary>
-    public double L2Regularization { get; set; } = 1e-4;
+    public double L2Regularization { get; set; } = Defaults.CoreL2Regularization;
 
     /// <summary>λ₁ of the L1 penalty λ₁ Σ |W| on weights only. Default 0.</summary>
     public double L1Regularization { get; set; }
@@ -25,7 +25,7 @@ public sealed class TrainingOptions
     public double Dropout { get; set; }
 
     /// <summary>The optimizer. Default <see cref="OptimizerKind.GradientDescent"/>.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.GradientDescent;
+    public OptimizerKind Optimizer { get; set; } = Defaults.CoreOptimizer;
 
     /// <summary>
     /// Initial learning rate α. Null picks the optimizer's usual value: 0.5 for gradient descent, 0.1 for SGD
@@ -34,22 +34,22 @@ public sealed class TrainingOptions
     public double? LearningRate { get; set; }
 
     /// <summary>Momentum μ for <see cref="OptimizerKind.Sgd"/>, in [0, 1). Default 0.9.</summary>
-    public double Momentum { get; set; } = 0.9;
+    public double Momentum { get; set; } = Defaults.Momentum;
 
     /// <summary>Use Nesterov's momentum with <see cref="OptimizerKind.Sgd"/>. Default false.</summary>
     public bool Nesterov { get; set; }
 
     /// <summary>Adam's β₁, in [0, 1). Default 0.9.</summary>
-    public double Beta1 { get; set; } = 0.9;
+    public double Beta1 { get; set; } = Defaults.Beta1;
 
     /// <summary>Adam's β₂, in [0, 1). Default 0.999.</summary>
-    public double Beta2 { get; set; } = 0.999;
+    public double Beta2 { get; set; } = Defaults.Beta2;
 
     /// <summary>Adam's ε, positive. Default 1e-8.</summary>
-    public double Epsilon { get; set; } = 1e-8;
+    public double Epsilon { get; set; } = Defaults.Epsilon;
 
     /// <summary>Number of curvature pairs L-BFGS keeps. Default 10.</summary>
-    public int LbfgsMemory { get; set; } = 10;
+    public int LbfgsMemory { get; set; } = Defaults.LbfgsMemory;
 
     /// <summary>
     /// Rows per gradient step. Null means the whole training set for gradient descent and L-BFGS, and
@@ -58,7 +58,7 @@ public sealed class TrainingOptions
     public int? BatchSize { get; set; }
 
     /// <summary>Epoch limit (L-BFGS: iteration limit). Default 200.</summary>
-    public int MaxEpochs { get; set; } = 200;
+    public int MaxEpochs { get; set; } = Defaults.MaxEpochs;
 
     /// <summary>Optional limit on gradient evaluations (mini-batches or full passes, line-search evaluations included).</summary>
     public int? MaxGradientEvaluations { get; set; }
@@ -67,19 +67,19 @@ public sealed class TrainingOptions
     /// Minimum improvement of the training loss (or, when validating, the validation loss) that counts as
     /// progress. 0 disables the convergence test. Default 1e-4.
     /// </summary>
-    public double Tolerance { get; set; } = 1e-4;
+    public double Tolerance { get; set; } = Defaults.Tolerance;
 
     /// <summary>Epochs in a row without progress before training stops as converged. Default 10.</summary>
-    public int NoImprovementEpochs { get; set; } = 10;
+    public int NoImprovementEpochs { get; set; } = Defaults.NoImprovementEpochs;
 
     /// <summary>Learning-rate schedule. Default <see cref="LearningRateSchedule.Constant"/>.</summary>
     public LearningRateSchedule LearningRateSchedule { get; set; } = LearningRateSchedule.Constant;
 
     /// <summary>Exponent p of <see cref="LearningRateSchedule.InverseScaling"/>. Default 0.5.</summary>
-    public double PowerT { get; set; } = 0.5;
+    public double PowerT { get; set; } = Defaults.PowerT;
 
     /// <summary>Divisor of <see cref="LearningRateSchedule.Adaptive"/>. Default 5.</summary>
-    public double AdaptiveDivisor { get; set; } = 5;
+    public double AdaptiveDivisor { get; set; } = Defaults.AdaptiveDivisor;
 
     /// <summary>
     /// Stop when the validation loss has not improved by <see cref="Tolerance"/> for <see cref="EarlyStoppingPatience"/>
@@ -89,13 +89,13 @@ public sealed class TrainingOptions
     public bool EarlyStopping { get; set; }
 
     /// <summary>Fraction of the training rows held out for early stopping when no validation set is given. Default 0.1.</summary>
-    public double ValidationFraction { get; set; } = 0.1;
+    public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
 
     /// <summary>Epochs without validation improvement before early stopping. Default 10.</summary>
-    public int EarlyStoppingPatience { get; set; } = 10;
+    public int EarlyStoppingPatience { get; set; } = Defaults.EarlyStoppingPatience;
 
     /// <summary>Reshuffle the rows before each epoch (mini-batch optimizers). Default true.</summary>
-    public bool Shuffle { get; set; } = true;
+    public bool Shuffle { get; set; } = Defaults.Shuffle;
 
     /// <summary>Seed of every random draw the trainer makes (shuffling, validation split). Default 0.</summary>
     public int Seed { get; set; }
@@ -113,7 +113,7 @@ public sealed class TrainingOptions
     /// diverge, training stops with <see cref="StopReason.Diverged"/> and those lowest-loss weights); without it
     /// <see cref="TrainingDivergedException"/> is thrown. Default false.
     /// </summary>
-    public bool DivergenceBackoff { get; set; }
+    public bool DivergenceBackoff { get; set; } = Defaults.CoreDivergenceBackoff;
 
     /// <summary>Called after every epoch with its record (on the training thread).</summary>
     public Action<EpochRecord>? EpochCompleted { get; set; }
@@ -121,10 +121,10 @@ public sealed class TrainingOptions
     /// <summary>α used when <see cref="LearningRate"/> is null.</summary>
     public double EffectiveLearningRate => LearningRate ?? Optimizer switch
     {
-        OptimizerKind.Sgd => 0.1,
-        OptimizerKind.Adam => 0.001,
+        OptimizerKind.Sgd => Defaults.SgdLearningRate,
+        OptimizerKind.Adam => Defaults.AdamLearningRate,
         OptimizerKind.Lbfgs => double.NaN,
-        _ => 0.5,
+        _ => Defaults.GradientDescentLearningRate,
     };
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option (see <see cref="ValidationErrors"/>).</summary>

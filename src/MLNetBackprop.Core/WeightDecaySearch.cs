@@ -10,10 +10,10 @@ public sealed class WeightDecaySearchOptions
     /// The λ values tried (L2 weight decay, as <see cref="TrainingOptions.L2Regularization"/>), each with the same folds
     /// and the same initial weights per fold. Default 1, 0.1, 0.01, 0.001.
     /// </summary>
-    public IReadOnlyList<double> Candidates { get; set; } = [1, 0.1, 0.01, 0.001];
+    public IReadOnlyList<double> Candidates { get; set; } = Defaults.WeightDecayCandidates();
 
     /// <summary>Cross-validation folds, at least 2. Default 3.</summary>
-    public int Folds { get; set; } = 3;
+    public int Folds { get; set; } = Defaults.WeightDecayFolds;
 
     /// <summary>
     /// False (default): one network is trained on all rows with the chosen λ, starting from the first fold's network.

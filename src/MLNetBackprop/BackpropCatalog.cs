@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using MLNetBackprop.Core;
 
 namespace MLNetBackprop;
 
@@ -27,7 +28,7 @@ public sealed class BackpropCatalog
     /// <param name="maxEpochs">Epoch limit; null keeps the default 200.</param>
     /// <param name="learningRate">Initial learning rate; null keeps the optimizer's default.</param>
     /// <param name="task">The task; <see cref="BackpropTask.Auto"/> follows the label type.</param>
-    public BackpropTrainer Trainer(string labelColumnName = "Label", string featureColumnName = "Features",
+    public BackpropTrainer Trainer(string labelColumnName = Defaults.LabelColumnName, string featureColumnName = Defaults.FeatureColumnName,
         string? exampleWeightColumnName = null, int[]? hiddenLayers = null, int? maxEpochs = null, double? learningRate = null,
         BackpropTask task = BackpropTask.Auto)
         => new(Environment, BackpropCatalogExtensions.MakeOptions(labelColumnName, featureColumnName, exampleWeightColumnName,

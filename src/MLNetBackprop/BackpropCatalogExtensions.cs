@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using MLNetBackprop.Core;
 using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
@@ -26,7 +27,7 @@ public static class BackpropCatalogExtensions
     /// <param name="maxEpochs">Epoch limit; null keeps the default 200.</param>
     /// <param name="learningRate">Initial learning rate; null keeps the optimizer's default.</param>
     public static BackpropTrainer Backprop(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
-        string labelColumnName = "Label", string featureColumnName = "Features", string? exampleWeightColumnName = null,
+        string labelColumnName = Defaults.LabelColumnName, string featureColumnName = Defaults.FeatureColumnName, string? exampleWeightColumnName = null,
         int[]? hiddenLayers = null, int? maxEpochs = null, double? learningRate = null)
         => new(Env(catalog), MakeOptions(labelColumnName, featureColumnName, exampleWeightColumnName, hiddenLayers, maxEpochs,
             learningRate, BackpropTask.BinaryClassification));
@@ -44,7 +45,7 @@ public static class BackpropCatalogExtensions
     /// <param name="maxEpochs">Epoch limit; null keeps the default 200.</param>
     /// <param name="learningRate">Initial learning rate; null keeps the optimizer's default.</param>
     public static BackpropTrainer Backprop(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label", string featureColumnName = "Features", string? exampleWeightColumnName = null,
+        string labelColumnName = Defaults.LabelColumnName, string featureColumnName = Defaults.FeatureColumnName, string? exampleWeightColumnName = null,
         int[]? hiddenLayers = null, int? maxEpochs = null, double? learningRate = null)
         => new(Env(catalog), MakeOptions(labelColumnName, featureColumnName, exampleWeightColumnName, hiddenLayers, maxEpochs,
             learningRate, BackpropTask.MulticlassClassification));
@@ -62,7 +63,7 @@ public static class BackpropCatalogExtensions
     /// <param name="maxEpochs">Epoch limit; null keeps the default 200.</param>
     /// <param name="learningRate">Initial learning rate; null keeps the optimizer's default.</param>
     public static BackpropTrainer Backprop(this RegressionCatalog.RegressionTrainers catalog,
-        string labelColumnName = "Label", string featureColumnName = "Features", string? exampleWeightColumnName = null,
+        string labelColumnName = Defaults.LabelColumnName, string featureColumnName = Defaults.FeatureColumnName, string? exampleWeightColumnName = null,
         int[]? hiddenLayers = null, int? maxEpochs = null, double? learningRate = null)
         => new(Env(catalog), MakeOptions(labelColumnName, featureColumnName, exampleWeightColumnName, hiddenLayers, maxEpochs,
             learningRate, BackpropTask.Regression));

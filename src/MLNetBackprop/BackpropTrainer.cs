@@ -428,9 +428,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (kv.Name is not null && kv.ItemType is PrimitiveDataViewType item)
             {
                 var builder = new DataViewSchema.Annotations.Builder();
-                var method = typeof(BackpropTrainer).GetMethod(nameof(EmptyVectorGetter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                    .MakeGenericMethod(item.RawType);
-                builder.Add("KeyValues", new VectorDataViewType(item, k), (Delegate)method.Invoke(null, null)!);
+                builder.Add("KeyValues", new VectorDataViewType(item, k), KeyValues.EmptyGetter(item));
                 labelAnnotations = builder.ToAnnotations();
                 classNames = Enumerable.Range(0, k).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
             }
@@ -439,8 +437,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         OutputSchema.AddColumns(schemaBuilder, task, k, vectorOutput, labelAnnotations, classNames);
         return SchemaShapes.Merge(inputSchema, SchemaShapes.FromSchema(schemaBuilder.ToSchema()));
     }
-
-    private static ValueGetter<VBuffer<T>> EmptyVectorGetter<T>() => (ref VBuffer<T> v) => v = default!;
 
     private static SchemaShape.Column FindShape(SchemaShape shape, string name, string what, string option)
     {
@@ -515,8 +511,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
                     $"The option WeightDecayCandidates holds λ = {c}; every candidate must be finite and non-negative.")));
         if (string.IsNullOrEmpty(o.LabelColumnName)) errors.Add(new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName)));
         if (string.IsNullOrEmpty(o.FeatureColumnName)) errors.Add(new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName)));
-        // The options the core receives, with a stand-in row count (the batch size rule needs one; Fit checks again).
-        errors.AddRange(ToCoreOptions(o, 1000, o.Loss ?? LossFunction.SquaredError, null).ValidationErrors());
+        // The options the core receives, before any rows are known (Fit checks them again with the batch size the rows give).
+        errors.AddRange(o.ToCore(o.Loss ?? LossFunction.SquaredError, rows: null).ValidationErrors());
         return errors;
     }
 
@@ -608,7 +604,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     }
 
     /// <summary>λ when <see cref="BackpropTrainerOptions.L2Regularization"/> is null and no search runs.</summary>
-    internal const double FixedL2 = 1e-3;
+    internal const double FixedL2 = Defaults.FixedL2Regularization;
 
     /// <summary>
     /// Largest rows × parameters on which the automatic λ is searched: about one second of L-BFGS per fit on two cores, so
@@ -623,47 +619,18 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         AverageFoldModels = o.AverageFoldModels,
     };
 
+    /// <summary>The core's options for this fit (<see cref="BackpropTrainerOptions.ToCore"/>), logging every epoch to <paramref name="ch"/>.</summary>
     private static TrainingOptions ToCoreOptions(BackpropTrainerOptions o, int rows, LossFunction loss, IChannel? ch)
     {
-        int? batch = o.BatchSize;
-        if (batch is null && o.Optimizer is null or OptimizerKind.Adam or OptimizerKind.Sgd)
-            batch = Math.Clamp(rows / 50, 16, 256);
-        var user = o.EpochCompleted;
-        return new TrainingOptions
-        {
-            Loss = loss,
-            L2Regularization = o.L2Regularization ?? FixedL2,
-            L1Regularization = o.L1Regularization,
-            Dropout = o.Dropout,
-            Optimizer = o.Optimizer ?? OptimizerKind.Adam,
-            LearningRate = o.LearningRate,
-            Momentum = o.Momentum,
-            Nesterov = o.Nesterov,
-            Beta1 = o.Beta1,
-            Beta2 = o.Beta2,
-            Epsilon = o.Epsilon,
-            LbfgsMemory = o.LbfgsMemory,
-            BatchSize = batch,
-            MaxEpochs = o.MaxEpochs,
-            MaxGradientEvaluations = o.MaxGradientEvaluations,
-            Tolerance = o.Tolerance,
-            NoImprovementEpochs = o.NoImprovementEpochs,
-            LearningRateSchedule = o.LearningRateSchedule,
-            PowerT = o.PowerT,
-            AdaptiveDivisor = o.AdaptiveDivisor,
-            EarlyStopping = o.EarlyStopping ?? true,
-            ValidationFraction = o.ValidationFraction,
-            EarlyStoppingPatience = o.EarlyStoppingPatience,
-            Shuffle = o.Shuffle,
-            Seed = o.Seed ?? 0,
-            NumberOfThreads = o.NumberOfThreads,
-            DivergenceBackoff = o.DivergenceBackoff,
-            EpochCompleted = ch is null ? user : r =>
+        var core = o.ToCore(loss, rows);
+        var user = core.EpochCompleted;
+        if (ch is not null)
+            core.EpochCompleted = r =>
             {
                 ch.Info(MessageSensitivity.None, FormatEpoch(r));
                 user?.Invoke(r);
-            },
-        };
+            };
+        return core;
     }
 
     private static string FormatEpoch(EpochRecord r)

@@ -21,11 +21,18 @@ namespace MLNetBackprop;
 /// </remarks>
 public sealed class BackpropTrainerOptions
 {
+    // The settings that mean the same as the core's are stored once, in the core's own options, and the properties of
+    // those names forward to it: the core's options are what training reads, and nothing copies them field by field.
+    // The settings the adapter decides from the data (Loss, L2Regularization, Optimizer, EarlyStopping and Seed are
+    // nullable here, meaning automatic) are its own; ToCore settles them into a copy, so the stored core options' values
+    // of those names are never read. DivergenceBackoff is shared but the adapter's default differs (see Defaults).
+    private TrainingOptions _training = new() { DivergenceBackoff = Defaults.DivergenceBackoff };
+
     /// <summary>Name of the label column. Default "Label".</summary>
-    public string LabelColumnName { get; set; } = "Label";
+    public string LabelColumnName { get; set; } = Defaults.LabelColumnName;
 
     /// <summary>Name of the feature column, a known-size vector of Single (dense or sparse). Default "Features".</summary>
-    public string FeatureColumnName { get; set; } = "Features";
+    public string FeatureColumnName { get; set; } = Defaults.FeatureColumnName;
 
     /// <summary>Name of an optional example-weight column (Single, finite, non-negative). Default null: every row weighs 1.</summary>
     public string? ExampleWeightColumnName { get; set; }
@@ -50,13 +57,13 @@ public sealed class BackpropTrainerOptions
     public BackpropTask Task { get; set; } = BackpropTask.Auto;
 
     /// <summary>Sizes of the hidden layers, input side first. Empty means no hidden layer (a linear/logistic/softmax model). Default [128].</summary>
-    public int[] HiddenLayers { get; set; } = [128];
+    public int[] HiddenLayers { get; set; } = [Defaults.HiddenUnits];
 
     /// <summary>
     /// Activation of every hidden layer. Default <see cref="Core.Activation.Tanh"/> (measured: as good as ReLU on the large
     /// benchmark sets and better on the small smooth regression sets).
     /// </summary>
-    public Activation Activation { get; set; } = Activation.Tanh;
+    public Activation Activation { get; set; } = Defaults.HiddenActivation;
 
     /// <summary>
     /// Output activation. Null (the default) picks the task's: Sigmoid for binary, Softmax for multiclass, Identity
@@ -88,20 +95,20 @@ public sealed class BackpropTrainerOptions
     /// The λ values the automatic weight decay tries (<see cref="L2Regularization"/> null). Default 1, 0.1, 0.01, 0.001:
     /// from a near-linear network to today's fixed value.
     /// </summary>
-    public double[] WeightDecayCandidates { get; set; } = [1, 0.1, 0.01, 0.001];
+    public double[] WeightDecayCandidates { get; set; } = Defaults.WeightDecayCandidates();
 
     /// <summary>
     /// Cross-validation folds of the automatic weight decay, at least 2. Default 3: on 7 of the panel's small sets 3 folds chose
     /// the same λ as 5 in all 35 fits, at about half the cost.
     /// </summary>
-    public int WeightDecayFolds { get; set; } = 3;
+    public int WeightDecayFolds { get; set; } = Defaults.WeightDecayFolds;
 
     /// <summary>
     /// Largest training set on which <see cref="L2Regularization"/> = null searches λ by cross-validation (which costs
     /// about candidates × folds × (folds − 1)/folds fits, run on all cores). Default 5,000 rows, as
     /// <see cref="LbfgsMaxRows"/>; larger sets use λ = 1e-3 with early stopping.
     /// </summary>
-    public int WeightDecaySearchMaxRows { get; set; } = 5000;
+    public int WeightDecaySearchMaxRows { get; set; } = Defaults.WeightDecaySearchMaxRows;
 
     /// <summary>
     /// With the automatic weight decay: false (the default) trains one more network on all rows with the chosen λ, starting
@@ -120,10 +127,10 @@ public sealed class BackpropTrainerOptions
     /// optimizer: with <see cref="Optimizer"/> null, a dropout above 0 picks Adam at every data size, so the automatic
     /// weight decay does not search (λ = 1e-3). Default 0 (off).
     /// </summary>
-    public double Dropout { get; set; }
+    public double Dropout { get => _training.Dropout; set => _training.Dropout = value; }
 
     /// <summary>λ₁ of the L1 penalty λ₁Σ|W| (weights only). Default 0.</summary>
-    public double L1Regularization { get; set; }
+    public double L1Regularization { get => _training.L1Regularization; set => _training.L1Regularization = value; }
 
     /// <summary>
     /// The optimizer. Null (the default) picks by the number of training rows m: <see cref="OptimizerKind.Lbfgs"/> when
@@ -133,61 +140,61 @@ public sealed class BackpropTrainerOptions
     public OptimizerKind? Optimizer { get; set; }
 
     /// <summary>Largest training set for which the default optimizer is L-BFGS rather than Adam. Default 5,000 rows.</summary>
-    public int LbfgsMaxRows { get; set; } = 5000;
+    public int LbfgsMaxRows { get; set; } = Defaults.LbfgsMaxRows;
 
     /// <summary>
     /// Initial learning rate α. Null (the default) picks the optimizer's usual value: 0.001 for Adam, 0.1 for SGD with
     /// momentum, 0.5 for gradient descent; L-BFGS ignores it.
     /// </summary>
-    public double? LearningRate { get; set; }
+    public double? LearningRate { get => _training.LearningRate; set => _training.LearningRate = value; }
 
     /// <summary>Learning-rate schedule (first-order optimizers). Default constant.</summary>
-    public LearningRateSchedule LearningRateSchedule { get; set; } = LearningRateSchedule.Constant;
+    public LearningRateSchedule LearningRateSchedule { get => _training.LearningRateSchedule; set => _training.LearningRateSchedule = value; }
 
     /// <summary>Exponent p of the inverse-scaling schedule α₀/t^p. Default 0.5.</summary>
-    public double PowerT { get; set; } = 0.5;
+    public double PowerT { get => _training.PowerT; set => _training.PowerT = value; }
 
     /// <summary>Divisor of the adaptive schedule. Default 5.</summary>
-    public double AdaptiveDivisor { get; set; } = 5;
+    public double AdaptiveDivisor { get => _training.AdaptiveDivisor; set => _training.AdaptiveDivisor = value; }
 
     /// <summary>Momentum μ for SGD, in [0, 1). Default 0.9.</summary>
-    public double Momentum { get; set; } = 0.9;
+    public double Momentum { get => _training.Momentum; set => _training.Momentum = value; }
 
     /// <summary>Use Nesterov momentum with SGD. Default false.</summary>
-    public bool Nesterov { get; set; }
+    public bool Nesterov { get => _training.Nesterov; set => _training.Nesterov = value; }
 
     /// <summary>Adam's β₁, in [0, 1). Default 0.9.</summary>
-    public double Beta1 { get; set; } = 0.9;
+    public double Beta1 { get => _training.Beta1; set => _training.Beta1 = value; }
 
     /// <summary>Adam's β₂, in [0, 1). Default 0.999.</summary>
-    public double Beta2 { get; set; } = 0.999;
+    public double Beta2 { get => _training.Beta2; set => _training.Beta2 = value; }
 
     /// <summary>Adam's ε, positive. Default 1e-8.</summary>
-    public double Epsilon { get; set; } = 1e-8;
+    public double Epsilon { get => _training.Epsilon; set => _training.Epsilon = value; }
 
     /// <summary>Curvature pairs kept by L-BFGS. Default 10.</summary>
-    public int LbfgsMemory { get; set; } = 10;
+    public int LbfgsMemory { get => _training.LbfgsMemory; set => _training.LbfgsMemory = value; }
 
     /// <summary>
     /// Rows per gradient step. Null (the default) picks m/50 clamped to [16, 256] for SGD and Adam (m = training rows),
     /// so that small data sets still get many steps per epoch, and the whole set for gradient descent and L-BFGS.
     /// </summary>
-    public int? BatchSize { get; set; }
+    public int? BatchSize { get => _training.BatchSize; set => _training.BatchSize = value; }
 
     /// <summary>Epoch limit (L-BFGS: iteration limit). Default 200.</summary>
-    public int MaxEpochs { get; set; } = 200;
+    public int MaxEpochs { get => _training.MaxEpochs; set => _training.MaxEpochs = value; }
 
     /// <summary>Optional limit on gradient evaluations (mini-batches or full passes). Default null: no limit.</summary>
-    public int? MaxGradientEvaluations { get; set; }
+    public int? MaxGradientEvaluations { get => _training.MaxGradientEvaluations; set => _training.MaxGradientEvaluations = value; }
 
     /// <summary>
     /// Minimum improvement of the monitored loss (validation loss when early stopping, else training loss) that counts
     /// as progress. 0 disables the convergence test. Default 1e-4.
     /// </summary>
-    public double Tolerance { get; set; } = 1e-4;
+    public double Tolerance { get => _training.Tolerance; set => _training.Tolerance = value; }
 
     /// <summary>Epochs without progress of the training loss before stopping as converged (without early stopping). Default 10.</summary>
-    public int NoImprovementEpochs { get; set; } = 10;
+    public int NoImprovementEpochs { get => _training.NoImprovementEpochs; set => _training.NoImprovementEpochs = value; }
 
     /// <summary>
     /// Stop when the validation loss has not improved for <see cref="EarlyStoppingPatience"/> epochs and restore the best
@@ -199,19 +206,19 @@ public sealed class BackpropTrainerOptions
     public bool? EarlyStopping { get; set; }
 
     /// <summary>Fraction of the training rows held out for early stopping when no validation data is given, in (0, 1). Default 0.1.</summary>
-    public double ValidationFraction { get; set; } = 0.1;
+    public double ValidationFraction { get => _training.ValidationFraction; set => _training.ValidationFraction = value; }
 
     /// <summary>Epochs without validation improvement before early stopping. Default 10.</summary>
-    public int EarlyStoppingPatience { get; set; } = 10;
+    public int EarlyStoppingPatience { get => _training.EarlyStoppingPatience; set => _training.EarlyStoppingPatience = value; }
 
     /// <summary>Reshuffle the rows before every epoch (mini-batch optimizers). Default true.</summary>
-    public bool Shuffle { get; set; } = true;
+    public bool Shuffle { get => _training.Shuffle; set => _training.Shuffle = value; }
 
     /// <summary>
     /// Standardize regression targets to mean 0 and standard deviation 1 for training; predictions are mapped back to
     /// the original scale. Default true (an MLP on raw targets in the hundreds trains badly).
     /// </summary>
-    public bool StandardizeTargets { get; set; } = true;
+    public bool StandardizeTargets { get; set; } = Defaults.StandardizeTargets;
 
     /// <summary>
     /// Seed of the weight initialization, the shuffling and the validation split. Null (the default) draws it from the
@@ -220,7 +227,7 @@ public sealed class BackpropTrainerOptions
     public int? Seed { get; set; }
 
     /// <summary>Threads for the matrix products during training. Null (the default) uses every core; results do not depend on it.</summary>
-    public int? NumberOfThreads { get; set; }
+    public int? NumberOfThreads { get => _training.NumberOfThreads; set => _training.NumberOfThreads = value; }
 
     /// <summary>
     /// When the loss becomes non-finite or explodes, restore the weights from the start of the lowest-loss epoch, divide
@@ -229,7 +236,7 @@ public sealed class BackpropTrainerOptions
     /// with the lowest measured loss and logs a warning to MLContext.Log. False throws
     /// <see cref="TrainingDivergedException"/> instead. Default true.
     /// </summary>
-    public bool DivergenceBackoff { get; set; } = true;
+    public bool DivergenceBackoff { get => _training.DivergenceBackoff; set => _training.DivergenceBackoff = value; }
 
     /// <summary>
     /// Drop training and validation rows whose features, label or weight are NaN, infinite, a missing key, a regression
@@ -263,7 +270,7 @@ public sealed class BackpropTrainerOptions
     /// a block are mixed only by the view's own shuffle (ML.NET's binary .idv files shuffle by blocks when asked with a
     /// seed), which <see cref="StreamingShuffle"/> asks for when the row order drifts. Default 65,536.
     /// </summary>
-    public int StreamingBlockRows { get; set; } = 65_536;
+    public int StreamingBlockRows { get; set; } = Defaults.StreamingBlockRows;
 
     /// <summary>
     /// Streaming with <see cref="Shuffle"/> on: whether each epoch also asks the view for a shuffled cursor, or reads it in
@@ -284,7 +291,7 @@ public sealed class BackpropTrainerOptions
     /// Streaming with early stopping and no validation data: at most this many rows are held out (a seeded
     /// <see cref="ValidationFraction"/> of the rows, chosen by row id, kept in memory). Default 100,000.
     /// </summary>
-    public int StreamingValidationMaxRows { get; set; } = 100_000;
+    public int StreamingValidationMaxRows { get; set; } = Defaults.StreamingValidationMaxRows;
 
     /// <summary>Cancels training (checked before every mini-batch), as <c>MLContext.CancelExecution()</c> does. Default none.</summary>
     public CancellationToken CancellationToken { get; set; }
@@ -293,7 +300,7 @@ public sealed class BackpropTrainerOptions
     /// Called after every epoch with its record, on the training thread. Default null. While the automatic weight decay
     /// searches, its cross-validation fits (run side by side) do not call it; the final fit does.
     /// </summary>
-    public Action<EpochRecord>? EpochCompleted { get; set; }
+    public Action<EpochRecord>? EpochCompleted { get => _training.EpochCompleted; set => _training.EpochCompleted = value; }
 
     /// <summary>
     /// Data-parallel training across processes: this process is one rank of several, each fitting the same pipeline on its
@@ -316,9 +323,9 @@ public sealed class BackpropTrainerOptions
         Activation = Activation.Sigmoid,
         OutputActivation = Activation.Sigmoid,
         Loss = LossFunction.SquaredError,
-        L2Regularization = 1e-4,
+        L2Regularization = Defaults.CoreL2Regularization,
         Optimizer = OptimizerKind.GradientDescent,
-        LearningRate = 0.5,
+        LearningRate = Defaults.GradientDescentLearningRate,
         EarlyStopping = false,
         StandardizeTargets = false,
     };
@@ -327,9 +334,31 @@ public sealed class BackpropTrainerOptions
     public BackpropTrainerOptions Clone()
     {
         var copy = (BackpropTrainerOptions)MemberwiseClone();
+        copy._training = _training.Clone();
         copy.HiddenLayers = HiddenLayers is null ? null! : (int[])HiddenLayers.Clone();
         copy.WeightDecayCandidates = WeightDecayCandidates is null ? null! : (double[])WeightDecayCandidates.Clone();
         copy.ClassWeights = (float[]?)ClassWeights?.Clone();
         return copy;
+    }
+
+    /// <summary>
+    /// The core's options for a fit: the shared settings as stored, and the automatic ones settled — <paramref name="loss"/>
+    /// (the task's, when <see cref="Loss"/> is null), λ = <see cref="Defaults.FixedL2Regularization"/> when not given (the
+    /// search, when it runs, replaces it), Adam, early stopping and seed 0 when still unset (Fit settles the optimizer,
+    /// early stopping and seed from the data first), and with <paramref name="rows"/> known, the adapter's batch size for
+    /// the mini-batch optimizers (<see cref="Defaults.AutoBatchSize"/>). Null rows (validation, before any data) leave an
+    /// unset batch size null.
+    /// </summary>
+    internal TrainingOptions ToCore(LossFunction loss, int? rows)
+    {
+        var core = _training.Clone();
+        core.Loss = loss;
+        core.L2Regularization = L2Regularization ?? Defaults.FixedL2Regularization;
+        core.Optimizer = Optimizer ?? OptimizerKind.Adam;
+        if (rows is { } m && BatchSize is null && Optimizer is null or OptimizerKind.Adam or OptimizerKind.Sgd)
+            core.BatchSize = Defaults.AutoBatchSize(m);
+        core.EarlyStopping = EarlyStopping ?? true;
+        core.Seed = Seed ?? 0;
+        return core;
     }
 }

@@ -19,7 +19,7 @@ public sealed class BackpropTransformer : ISingleFeaturePredictionTransformer<Ba
         FeatureNames = featureNames;
         Model = model;
         TrainingState = trainingState;
-        model.TrainedL2Regularization ??= history.WeightDecaySelection?.ChosenL2Regularization ?? options.L2Regularization ?? BackpropTrainer.FixedL2;
+        model.TrainedL2Regularization ??= history.WeightDecaySelection?.ChosenL2Regularization ?? options.L2Regularization ?? Defaults.FixedL2Regularization;
         Options = options;
         History = history;
         FeatureColumnName = featureColumnName;

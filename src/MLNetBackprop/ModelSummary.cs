@@ -121,7 +121,7 @@ internal static class ModelSummary
             return string.Create(Inv, $"λ {sel.ChosenL2Regularization:G3} (chosen by {sel.Folds}-fold cross-validation among {Join(sel.Candidates.Select(c => c.L2Regularization))})");
         if (t.Options.L2Regularization is { } l2)
             return string.Create(Inv, $"λ {l2:G3}");
-        return string.Create(Inv, $"λ {BackpropTrainer.FixedL2:G3} (automatic, not searched)");
+        return string.Create(Inv, $"λ {Defaults.FixedL2Regularization:G3} (automatic, not searched)");
     }
 
     private static long Biases(IReadOnlyList<int> sizes)

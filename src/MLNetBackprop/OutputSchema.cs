@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
 
@@ -78,17 +79,6 @@ internal static class OutputSchema
         if (label.Annotations.Schema.GetColumnOrNull("KeyValues") is not { } kv
             || kv.Type is not VectorDataViewType { ItemType: var item } || kv.Type.SlotCount() != count)
             return [];
-        var method = typeof(OutputSchema).GetMethod(nameof(ReadNames), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(item.RawType);
-        return (string[])method.Invoke(null, [label.Annotations, kv])!;
-    }
-
-    private static string[] ReadNames<T>(DataViewSchema.Annotations annotations, DataViewSchema.Column kv)
-    {
-        var buffer = default(VBuffer<T>);
-        annotations.GetValue("KeyValues", ref buffer);
-        var dense = new T[buffer.Length];
-        buffer.CopyTo(dense);
-        return dense.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "").ToArray();
+        return KeyValues.ReadAsText(label.Annotations, kv);
     }
 }

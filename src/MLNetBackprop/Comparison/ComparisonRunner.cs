@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
 
@@ -124,22 +125,8 @@ internal sealed class ComparisonRunner
         return new ComparisonResult(task, $"{TaskName(task)}, {protocol}", TaskMetrics.Names(task, anyLogLoss), foldCount, rows, 1);
     }
 
-    /// <summary>
-    /// featurization.Append(trainer) as a caller holding the concrete chain type would write it: EstimatorChain's own
-    /// Append keeps the chain's cache checkpoints, while the IEstimator extension Append would nest the chain inside a new
-    /// one and drop them (SDCA then runs several times slower).
-    /// </summary>
-    private IEstimator<ITransformer> Pipeline(IEstimator<ITransformer> trainer)
-    {
-        var type = _featurization.GetType();
-        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(EstimatorChain<>))
-        {
-            var append = type.GetMethods().Single(m => m.Name == nameof(EstimatorChain<ITransformer>.Append) && m.IsGenericMethodDefinition
-                && m.GetParameters().Length == 2);
-            return (IEstimator<ITransformer>)append.MakeGenericMethod(typeof(ITransformer)).Invoke(_featurization, [trainer, TransformerScope.Everything])!;
-        }
-        return _featurization.Append(trainer);
-    }
+    /// <summary>featurization.Append(trainer), keeping the featurization chain's cache checkpoints (see <see cref="EstimatorChains"/>).</summary>
+    private IEstimator<ITransformer> Pipeline(IEstimator<ITransformer> trainer) => EstimatorChains.Append(_featurization, trainer);
 
     private static string Rows(IDataView data) =>
         data.GetRowCount() is { } n ? string.Create(CultureInfo.InvariantCulture, $", {n:N0} rows") : "";

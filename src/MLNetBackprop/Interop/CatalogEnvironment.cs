@@ -6,8 +6,10 @@ namespace MLNetBackprop.Interop;
 
 /// <summary>
 /// Reaches the host environment behind ML.NET's trainer catalogs and the cancellation flag behind
-/// <c>MLContext.CancelExecution()</c>. ML.NET (checked on 5.0.1 and 6.0.0; pinned by InteropTests) exposes neither publicly (the catalog's environment sits behind
-/// the internal IInternalCatalog interface, the flag behind the internal ICancelable), so both are read by
+/// <c>MLContext.CancelExecution()</c>. ML.NET (checked on 5.0.1 and 6.0.0; pinned by InteropTests) exposes neither publicly
+/// (the catalog's environment sits behind the internal IInternalCatalog interface, the flag behind the internal
+/// ICancelable: ML.NET issue #2795 made the cancellation mechanism internal, reachable only through the experimental
+/// package's CancelExecution, and 6.0.0 still gives a component no public way to poll it), so both are read by
 /// reflection, once, and fail soft or with a clear message if a later ML.NET version renames them. A third-party
 /// trainer has no public way to reach either: ML.NET's own trainers take the environment from the catalog's
 /// protected-internal host (Microsoft.ML.Data, TrainCatalog.cs) and poll ICancelable in their loops.

@@ -7,7 +7,9 @@ namespace MLNetBackprop.Interop;
 /// loader reads by hand: an archive entry named <c>OnnxModel</c> (at the root, or under the transformer's folder in a
 /// chain) holding the ONNX bytes behind a little-endian int32 length, as its SaveModel writes them with
 /// <c>ctx.SaveBinaryStream("OnnxModel", w => w.WriteByteArray(...))</c>. Checked against ML.NET 5.0.1 and 6.0.0
-/// (Microsoft.ML.OnnxTransformer, OnnxTransform.cs); the persistence tests pin it on the version in use.
+/// (Microsoft.ML.OnnxTransformer, OnnxTransform.cs); the persistence tests and InteropTests pin it on the version in use.
+/// The network goes through OnnxTransformer at all because a third-party transformer cannot save itself: ModelSaveContext's
+/// members are internal (ML.NET issues #4911 and #6839, still open for 6.0.0); no issue documents the entry's layout.
 /// </summary>
 internal static class OnnxTransformerEntry
 {

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetBackprop.Interop;
 using MLNetBackprop.Onnx;
 
 namespace MLNetBackprop.Persistence;
@@ -141,9 +142,7 @@ internal static class NativePipeline
     {
         if (label?.Schema.GetColumnOrNull("KeyValues") is { Type: VectorDataViewType { ItemType: var item } } kv && kv.Type.SlotCount() == k)
         {
-            var method = typeof(NativePipeline).GetMethod(nameof(KeyMappingOf), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                .MakeGenericMethod(item.RawType);
-            return (IEnumerable<IEstimator<ITransformer>>)method.Invoke(null, [ml, label])!;
+            return ItemTypeDispatch.Invoke(item.RawType, new KeyMappingOf(ml, label));
         }
         // No KeyValues on the label: the key's values are the class indices.
         var indices = ml.Data.LoadFromEnumerable(Enumerable.Range(0, k).Select(i => new KeyRow<long> { Value = i }).ToList());
@@ -151,15 +150,19 @@ internal static class NativePipeline
             ml.Transforms.Conversion.MapValueToKey(OutputSchema.PredictedLabel, SavedColumns.ClassValue, keyData: indices)];
     }
 
-    private static IEnumerable<IEstimator<ITransformer>> KeyMappingOf<T>(MLContext ml, DataViewSchema.Annotations label)
+    /// <summary>The mapping for key values of the label's item type T, known only at run time (see ItemTypeDispatch).</summary>
+    private sealed class KeyMappingOf(MLContext ml, DataViewSchema.Annotations label) : ItemTypeDispatch.IFunc<IEnumerable<IEstimator<ITransformer>>>
     {
-        var buffer = default(VBuffer<T>);
-        label.GetValue("KeyValues", ref buffer);
-        var values = buffer.DenseValues().ToArray();
-        var lookup = ml.Data.LoadFromEnumerable(values.Select((v, i) => new LookupRow<T> { Index = i, Value = v }).ToList());
-        var keys = ml.Data.LoadFromEnumerable(values.Select(v => new KeyRow<T> { Value = v }).ToList());
-        return [ml.Transforms.Conversion.MapValue(SavedColumns.ClassValue, lookup, lookup.Schema[nameof(LookupRow<T>.Index)],
-                lookup.Schema[nameof(LookupRow<T>.Value)], SavedColumns.ClassIndex),
-            ml.Transforms.Conversion.MapValueToKey(OutputSchema.PredictedLabel, SavedColumns.ClassValue, keyData: keys)];
+        public IEnumerable<IEstimator<ITransformer>> Invoke<T>()
+        {
+            var buffer = default(VBuffer<T>);
+            label.GetValue("KeyValues", ref buffer);
+            var values = buffer.DenseValues().ToArray();
+            var lookup = ml.Data.LoadFromEnumerable(values.Select((v, i) => new LookupRow<T> { Index = i, Value = v }).ToList());
+            var keys = ml.Data.LoadFromEnumerable(values.Select(v => new KeyRow<T> { Value = v }).ToList());
+            return [ml.Transforms.Conversion.MapValue(SavedColumns.ClassValue, lookup, lookup.Schema[nameof(LookupRow<T>.Index)],
+                    lookup.Schema[nameof(LookupRow<T>.Value)], SavedColumns.ClassIndex),
+                ml.Transforms.Conversion.MapValueToKey(OutputSchema.PredictedLabel, SavedColumns.ClassValue, keyData: keys)];
+        }
     }
 }
