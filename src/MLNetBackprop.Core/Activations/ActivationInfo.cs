@@ -1,4 +1,5 @@
 using System.Numerics;
+using MLNetBackprop.Core.Kernels;
 
 namespace MLNetBackprop.Core.Activations;
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace MLNetBackprop.Core.Kernels;
 
@@ -17,8 +18,8 @@ namespace MLNetBackprop.Core.Kernels;
 /// So a row computed alone (m = 1) is bitwise that row of a batch, and the AVX-512, AVX2, 128-bit
 /// and scalar paths agree bitwise (the tests check this against the scalar path).
 /// The work is done by a cache-blocked, packed driver (<see cref="GemmDriver{T, TKernel}"/>) around
-/// register-tiled FMA micro-kernels (<see cref="Kernel512{T}"/>, <see cref="Kernel256{T}"/>,
-/// <see cref="Kernel128{T}"/>), a row-vector path for m = 1 (<see cref="GemmRowVector{T}"/>) and a
+/// register-tiled FMA micro-kernels (<see cref="Kernel512{T}"/>, and <see cref="Kernel6x2{TSimd, TVec, T}"/> at
+/// 256 and 128 bits), a row-vector path for m = 1 (<see cref="GemmRowVector{T}"/>) and a
 /// scalar fallback where no hardware vectors with FMA exist. As in BLAS, alpha = 0 or k = 0 only
 /// scales C by beta (A and B are not read).
 /// </remarks>
@@ -58,8 +59,8 @@ internal static class Gemm
         {
             GemmIsa.Auto or GemmIsa.Scalar => true,
             GemmIsa.Vector512 => Kernel512<T>.IsSupported,
-            GemmIsa.Vector256 => Kernel256<T>.IsSupported,
-            GemmIsa.Vector128 => Kernel128<T>.IsSupported,
+            GemmIsa.Vector256 => Kernel6x2<Simd256<T>, Vector256<T>, T>.IsSupported,
+            GemmIsa.Vector128 => Kernel6x2<Simd128<T>, Vector128<T>, T>.IsSupported,
             _ => false,
         };
 
@@ -67,8 +68,8 @@ internal static class Gemm
     public static GemmIsa BestIsa<T>()
         where T : unmanaged, IFloatingPointIeee754<T>
         => Kernel512<T>.IsSupported ? GemmIsa.Vector512
-        : Kernel256<T>.IsSupported ? GemmIsa.Vector256
-        : Kernel128<T>.IsSupported ? GemmIsa.Vector128
+        : Kernel6x2<Simd256<T>, Vector256<T>, T>.IsSupported ? GemmIsa.Vector256
+        : Kernel6x2<Simd128<T>, Vector128<T>, T>.IsSupported ? GemmIsa.Vector128
         : GemmIsa.Scalar;
 
     /// <summary><see cref="Multiply{T}"/> with an explicit kernel family (for tests and benchmarks).</summary>
@@ -133,10 +134,10 @@ internal static class Gemm
                     (mr, nr) = (Kernel512<T>.MR, Kernel512<T>.NR);
                     break;
                 case GemmIsa.Vector256:
-                    (mr, nr) = (Kernel256<T>.MR, Kernel256<T>.NR);
+                    (mr, nr) = (Kernel6x2<Simd256<T>, Vector256<T>, T>.MR, Kernel6x2<Simd256<T>, Vector256<T>, T>.NR);
                     break;
                 default:
-                    (mr, nr) = (Kernel128<T>.MR, Kernel128<T>.NR);
+                    (mr, nr) = (Kernel6x2<Simd128<T>, Vector128<T>, T>.MR, Kernel6x2<Simd128<T>, Vector128<T>, T>.NR);
                     break;
             }
 

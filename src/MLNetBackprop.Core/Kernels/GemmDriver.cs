@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 
 namespace MLNetBackprop.Core.Kernels;
@@ -72,10 +73,10 @@ internal sealed unsafe class GemmJob<T> : IGemmParallelJob
                 Run<Kernel512<T>>(part);
                 break;
             case GemmIsa.Vector256:
-                Run<Kernel256<T>>(part);
+                Run<Kernel6x2<Simd256<T>, Vector256<T>, T>>(part);
                 break;
             case GemmIsa.Vector128:
-                Run<Kernel128<T>>(part);
+                Run<Kernel6x2<Simd128<T>, Vector128<T>, T>>(part);
                 break;
             default:
                 throw new InvalidOperationException("No blocked driver for " + Isa);

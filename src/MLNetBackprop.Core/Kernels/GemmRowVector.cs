@@ -61,7 +61,7 @@ internal static unsafe class GemmRowVector<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store<TS>(TS* c, Vector256<TS> acc, Vector256<TS> va, Vector256<TS> vb, bool overwrite)
         where TS : unmanaged
-        => Vector256.Store(overwrite ? va * acc : VectorFma.Fma(va, acc, vb * Vector256.Load(c)), c);
+        => Vector256.Store(overwrite ? va * acc : Simd256<TS>.Fma(va, acc, vb * Vector256.Load(c)), c);
 
     /// <summary>c (+)= alpha · Σ_{p in slice} a[p] · B[p, :], columns in lanes, 8 vectors of columns at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -80,14 +80,14 @@ internal static unsafe class GemmRowVector<T>
             for (int p = 0; p < kc; p++)
             {
                 Vector256<T> x = Vector256.Create(a[p]);
-                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
-                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
-                s2 = VectorFma.Fma(x, Vector256.Load(bp + 2 * w), s2);
-                s3 = VectorFma.Fma(x, Vector256.Load(bp + 3 * w), s3);
-                s4 = VectorFma.Fma(x, Vector256.Load(bp + 4 * w), s4);
-                s5 = VectorFma.Fma(x, Vector256.Load(bp + 5 * w), s5);
-                s6 = VectorFma.Fma(x, Vector256.Load(bp + 6 * w), s6);
-                s7 = VectorFma.Fma(x, Vector256.Load(bp + 7 * w), s7);
+                s0 = Simd256<T>.Fma(x, Vector256.Load(bp), s0);
+                s1 = Simd256<T>.Fma(x, Vector256.Load(bp + w), s1);
+                s2 = Simd256<T>.Fma(x, Vector256.Load(bp + 2 * w), s2);
+                s3 = Simd256<T>.Fma(x, Vector256.Load(bp + 3 * w), s3);
+                s4 = Simd256<T>.Fma(x, Vector256.Load(bp + 4 * w), s4);
+                s5 = Simd256<T>.Fma(x, Vector256.Load(bp + 5 * w), s5);
+                s6 = Simd256<T>.Fma(x, Vector256.Load(bp + 6 * w), s6);
+                s7 = Simd256<T>.Fma(x, Vector256.Load(bp + 7 * w), s7);
                 bp += ldb;
             }
             T* cp = c + j;
@@ -109,10 +109,10 @@ internal static unsafe class GemmRowVector<T>
             for (int p = 0; p < kc; p++)
             {
                 Vector256<T> x = Vector256.Create(a[p]);
-                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
-                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
-                s2 = VectorFma.Fma(x, Vector256.Load(bp + 2 * w), s2);
-                s3 = VectorFma.Fma(x, Vector256.Load(bp + 3 * w), s3);
+                s0 = Simd256<T>.Fma(x, Vector256.Load(bp), s0);
+                s1 = Simd256<T>.Fma(x, Vector256.Load(bp + w), s1);
+                s2 = Simd256<T>.Fma(x, Vector256.Load(bp + 2 * w), s2);
+                s3 = Simd256<T>.Fma(x, Vector256.Load(bp + 3 * w), s3);
                 bp += ldb;
             }
             T* cp = c + j;
@@ -128,8 +128,8 @@ internal static unsafe class GemmRowVector<T>
             for (int p = 0; p < kc; p++)
             {
                 Vector256<T> x = Vector256.Create(a[p]);
-                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
-                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
+                s0 = Simd256<T>.Fma(x, Vector256.Load(bp), s0);
+                s1 = Simd256<T>.Fma(x, Vector256.Load(bp + w), s1);
                 bp += ldb;
             }
             Store(c + j, s0, va, vb, overwrite);
@@ -141,7 +141,7 @@ internal static unsafe class GemmRowVector<T>
             T* bp = b + j;
             for (int p = 0; p < kc; p++)
             {
-                s0 = VectorFma.Fma(Vector256.Create(a[p]), Vector256.Load(bp), s0);
+                s0 = Simd256<T>.Fma(Vector256.Create(a[p]), Vector256.Load(bp), s0);
                 bp += ldb;
             }
             Store(c + j, s0, va, vb, overwrite);

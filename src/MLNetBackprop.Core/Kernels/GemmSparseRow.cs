@@ -182,22 +182,22 @@ internal static unsafe class GemmSparseRow<T>
             {
                 Vector256<T> x = Vector256.Create(v[t]);
                 T* bp = bj + idx[t] * ldb;
-                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
-                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
-                s2 = VectorFma.Fma(x, Vector256.Load(bp + 2 * w), s2);
-                s3 = VectorFma.Fma(x, Vector256.Load(bp + 3 * w), s3);
-                s4 = VectorFma.Fma(x, Vector256.Load(bp + 4 * w), s4);
-                s5 = VectorFma.Fma(x, Vector256.Load(bp + 5 * w), s5);
-                s6 = VectorFma.Fma(x, Vector256.Load(bp + 6 * w), s6);
-                s7 = VectorFma.Fma(x, Vector256.Load(bp + 7 * w), s7);
-                s8 = VectorFma.Fma(x, Vector256.Load(bp + 8 * w), s8);
-                s9 = VectorFma.Fma(x, Vector256.Load(bp + 9 * w), s9);
-                s10 = VectorFma.Fma(x, Vector256.Load(bp + 10 * w), s10);
-                s11 = VectorFma.Fma(x, Vector256.Load(bp + 11 * w), s11);
-                s12 = VectorFma.Fma(x, Vector256.Load(bp + 12 * w), s12);
-                s13 = VectorFma.Fma(x, Vector256.Load(bp + 13 * w), s13);
-                s14 = VectorFma.Fma(x, Vector256.Load(bp + 14 * w), s14);
-                s15 = VectorFma.Fma(x, Vector256.Load(bp + 15 * w), s15);
+                s0 = Simd256<T>.Fma(x, Vector256.Load(bp), s0);
+                s1 = Simd256<T>.Fma(x, Vector256.Load(bp + w), s1);
+                s2 = Simd256<T>.Fma(x, Vector256.Load(bp + 2 * w), s2);
+                s3 = Simd256<T>.Fma(x, Vector256.Load(bp + 3 * w), s3);
+                s4 = Simd256<T>.Fma(x, Vector256.Load(bp + 4 * w), s4);
+                s5 = Simd256<T>.Fma(x, Vector256.Load(bp + 5 * w), s5);
+                s6 = Simd256<T>.Fma(x, Vector256.Load(bp + 6 * w), s6);
+                s7 = Simd256<T>.Fma(x, Vector256.Load(bp + 7 * w), s7);
+                s8 = Simd256<T>.Fma(x, Vector256.Load(bp + 8 * w), s8);
+                s9 = Simd256<T>.Fma(x, Vector256.Load(bp + 9 * w), s9);
+                s10 = Simd256<T>.Fma(x, Vector256.Load(bp + 10 * w), s10);
+                s11 = Simd256<T>.Fma(x, Vector256.Load(bp + 11 * w), s11);
+                s12 = Simd256<T>.Fma(x, Vector256.Load(bp + 12 * w), s12);
+                s13 = Simd256<T>.Fma(x, Vector256.Load(bp + 13 * w), s13);
+                s14 = Simd256<T>.Fma(x, Vector256.Load(bp + 14 * w), s14);
+                s15 = Simd256<T>.Fma(x, Vector256.Load(bp + 15 * w), s15);
             }
             T* cp = c + j;
             Store(cp, s0, first);
@@ -225,14 +225,14 @@ internal static unsafe class GemmSparseRow<T>
             {
                 Vector256<T> x = Vector256.Create(v[t]);
                 T* bp = bj + idx[t] * ldb;
-                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
-                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
-                s2 = VectorFma.Fma(x, Vector256.Load(bp + 2 * w), s2);
-                s3 = VectorFma.Fma(x, Vector256.Load(bp + 3 * w), s3);
-                s4 = VectorFma.Fma(x, Vector256.Load(bp + 4 * w), s4);
-                s5 = VectorFma.Fma(x, Vector256.Load(bp + 5 * w), s5);
-                s6 = VectorFma.Fma(x, Vector256.Load(bp + 6 * w), s6);
-                s7 = VectorFma.Fma(x, Vector256.Load(bp + 7 * w), s7);
+                s0 = Simd256<T>.Fma(x, Vector256.Load(bp), s0);
+                s1 = Simd256<T>.Fma(x, Vector256.Load(bp + w), s1);
+                s2 = Simd256<T>.Fma(x, Vector256.Load(bp + 2 * w), s2);
+                s3 = Simd256<T>.Fma(x, Vector256.Load(bp + 3 * w), s3);
+                s4 = Simd256<T>.Fma(x, Vector256.Load(bp + 4 * w), s4);
+                s5 = Simd256<T>.Fma(x, Vector256.Load(bp + 5 * w), s5);
+                s6 = Simd256<T>.Fma(x, Vector256.Load(bp + 6 * w), s6);
+                s7 = Simd256<T>.Fma(x, Vector256.Load(bp + 7 * w), s7);
             }
             T* cp = c + j;
             Store(cp, s0, first);
@@ -252,8 +252,8 @@ internal static unsafe class GemmSparseRow<T>
             {
                 Vector256<T> x = Vector256.Create(v[t]);
                 T* bp = bj + idx[t] * ldb;
-                s0 = VectorFma.Fma(x, Vector256.Load(bp), s0);
-                s1 = VectorFma.Fma(x, Vector256.Load(bp + w), s1);
+                s0 = Simd256<T>.Fma(x, Vector256.Load(bp), s0);
+                s1 = Simd256<T>.Fma(x, Vector256.Load(bp + w), s1);
             }
             Store(c + j, s0, first);
             Store(c + j + w, s1, first);
@@ -263,7 +263,7 @@ internal static unsafe class GemmSparseRow<T>
             Vector256<T> s0 = default;
             T* bj = b + j;
             for (int t = 0; t < count; t++)
-                s0 = VectorFma.Fma(Vector256.Create(v[t]), Vector256.Load(bj + idx[t] * ldb), s0);
+                s0 = Simd256<T>.Fma(Vector256.Create(v[t]), Vector256.Load(bj + idx[t] * ldb), s0);
             Store(c + j, s0, first);
         }
         ScalarSlice(j, n, idx, v, count, b, ldb, c, first);

@@ -375,14 +375,14 @@ internal static unsafe class SparseKernels
                     {
                         Vector256<T> x = Vector256.Create(value[e]);
                         T* d = delta + (nint)rowOf[e] * nOut + o;
-                        s0 = VectorFma.Fma(x, Vector256.Load(d), s0);
-                        s1 = VectorFma.Fma(x, Vector256.Load(d + w), s1);
-                        s2 = VectorFma.Fma(x, Vector256.Load(d + 2 * w), s2);
-                        s3 = VectorFma.Fma(x, Vector256.Load(d + 3 * w), s3);
-                        s4 = VectorFma.Fma(x, Vector256.Load(d + 4 * w), s4);
-                        s5 = VectorFma.Fma(x, Vector256.Load(d + 5 * w), s5);
-                        s6 = VectorFma.Fma(x, Vector256.Load(d + 6 * w), s6);
-                        s7 = VectorFma.Fma(x, Vector256.Load(d + 7 * w), s7);
+                        s0 = Simd256<T>.Fma(x, Vector256.Load(d), s0);
+                        s1 = Simd256<T>.Fma(x, Vector256.Load(d + w), s1);
+                        s2 = Simd256<T>.Fma(x, Vector256.Load(d + 2 * w), s2);
+                        s3 = Simd256<T>.Fma(x, Vector256.Load(d + 3 * w), s3);
+                        s4 = Simd256<T>.Fma(x, Vector256.Load(d + 4 * w), s4);
+                        s5 = Simd256<T>.Fma(x, Vector256.Load(d + 5 * w), s5);
+                        s6 = Simd256<T>.Fma(x, Vector256.Load(d + 6 * w), s6);
+                        s7 = Simd256<T>.Fma(x, Vector256.Load(d + 7 * w), s7);
                     }
                     T* p = output + o;
                     Vector256.Store(s0, p);
@@ -401,8 +401,8 @@ internal static unsafe class SparseKernels
                     {
                         Vector256<T> x = Vector256.Create(value[e]);
                         T* d = delta + (nint)rowOf[e] * nOut + o;
-                        s0 = VectorFma.Fma(x, Vector256.Load(d), s0);
-                        s1 = VectorFma.Fma(x, Vector256.Load(d + w), s1);
+                        s0 = Simd256<T>.Fma(x, Vector256.Load(d), s0);
+                        s1 = Simd256<T>.Fma(x, Vector256.Load(d + w), s1);
                     }
                     Vector256.Store(s0, output + o);
                     Vector256.Store(s1, output + o + w);
@@ -411,7 +411,7 @@ internal static unsafe class SparseKernels
                 {
                     Vector256<T> s0 = default;
                     for (int e = from; e < to; e++)
-                        s0 = VectorFma.Fma(Vector256.Create(value[e]), Vector256.Load(delta + (nint)rowOf[e] * nOut + o), s0);
+                        s0 = Simd256<T>.Fma(Vector256.Create(value[e]), Vector256.Load(delta + (nint)rowOf[e] * nOut + o), s0);
                     Vector256.Store(s0, output + o);
                 }
             }

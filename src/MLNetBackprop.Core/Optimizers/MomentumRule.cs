@@ -6,80 +6,23 @@ namespace MLNetBackprop.Core.Optimizers;
 
 /// <summary>
 /// Momentum: v := μ v − α g, θ := θ + v. Nesterov's variant applies the look-ahead θ := θ + μ v − α g with the
-/// new v (the form of Sutskever et al. 2013 used by scikit-learn).
+/// new v (the form of Sutskever et al. 2013 used by scikit-learn). Element-wise, shared among threads
+/// (<see cref="ElementwiseUpdate{TOp, T}"/>).
 /// </summary>
-internal sealed unsafe class MomentumRule<T>(int parameterCount, double momentum, bool nesterov) : IUpdateRule<T>, IGemmParallelJob
+internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool nesterov) : IUpdateRule<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T[] _velocity = new T[parameterCount];
-
-    // The step in progress (set while the arrays are pinned); element-wise, shared among threads (ElementwiseParts).
-    private T* _p, _g, _pv;
-    private int _n, _parts;
-    private T _lr;
+    private ElementwiseUpdate<Classical, T>? _classical;
+    private ElementwiseUpdate<Nesterov, T>? _nesterov;
 
     public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate, int maxThreads = 1)
     {
-        _lr = T.CreateTruncating(learningRate);
-        _n = parameters.Length;
-        _parts = ElementwiseParts.Count(_n, maxThreads);
-        fixed (T* p = parameters, g = gradient, v = _velocity)
-        {
-            _p = p;
-            _g = g;
-            _pv = v;
-            try
-            {
-                ElementwiseParts.Run(this, _parts);
-            }
-            finally
-            {
-                _p = _g = _pv = null;
-            }
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Execute(int part)
-    {
-        var (from, to) = ElementwiseParts.Range(_n, _parts, part);
-        var parameters = new Span<T>(_p + from, to - from);
-        var gradient = new ReadOnlySpan<T>(_g + from, to - from);
-        var v = new Span<T>(_pv + from, to - from);
-        T mu = T.CreateTruncating(momentum), lr = _lr;
-        int n = parameters.Length, i = 0, w = Vector<T>.Count;
+        T mu = T.CreateTruncating(momentum), lr = T.CreateTruncating(learningRate);
         if (nesterov)
-        {
-            // v := μ v − α g;  θ := θ + μ v − α g
-            for (; i <= n - w; i += w)
-            {
-                var step = new Vector<T>(gradient.Slice(i)) * lr;
-                var vi = new Vector<T>(v.Slice(i)) * mu - step;
-                vi.CopyTo(v.Slice(i));
-                (new Vector<T>(parameters.Slice(i)) + vi * mu - step).CopyTo(parameters.Slice(i));
-            }
-            for (; i < n; i++)
-            {
-                T step = lr * gradient[i];
-                v[i] = mu * v[i] - step;
-                parameters[i] += mu * v[i] - step;
-            }
-        }
+            (_nesterov ??= new()).Run(new Nesterov(mu, lr), parameters, gradient, _velocity, default, maxThreads);
         else
-        {
-            // v := μ v − α g;  θ := θ + v
-            for (; i <= n - w; i += w)
-            {
-                var vi = new Vector<T>(v.Slice(i)) * mu - new Vector<T>(gradient.Slice(i)) * lr;
-                vi.CopyTo(v.Slice(i));
-                (new Vector<T>(parameters.Slice(i)) + vi).CopyTo(parameters.Slice(i));
-            }
-            for (; i < n; i++)
-            {
-                v[i] = mu * v[i] - lr * gradient[i];
-                parameters[i] += v[i];
-            }
-        }
+            (_classical ??= new()).Run(new Classical(mu, lr), parameters, gradient, _velocity, default, maxThreads);
     }
 
     public void Reset() => Array.Clear(_velocity);
@@ -87,4 +30,50 @@ internal sealed unsafe class MomentumRule<T>(int parameterCount, double momentum
     public T[][] StateArrays => [_velocity];
 
     public int Steps { get; set; }
+
+    /// <summary>v := μ v − α g;  θ := θ + v (s₀ = v).</summary>
+    private readonly struct Classical(T mu, T lr) : IUpdateOperator<Classical, T>
+    {
+        public static int States => 1;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+
+        public void Invoke(ref T theta, T g, ref T v, ref T unused)
+        {
+            v = mu * v - lr * g;
+            theta += v;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+
+        public void Invoke(ref Vector<T> theta, Vector<T> g, ref Vector<T> v, ref Vector<T> unused)
+        {
+            v = v * mu - g * lr;
+            theta += v;
+        }
+    }
+
+    /// <summary>v := μ v − α g;  θ := θ + μ v − α g (s₀ = v).</summary>
+    private readonly struct Nesterov(T mu, T lr) : IUpdateOperator<Nesterov, T>
+    {
+        public static int States => 1;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+
+        public void Invoke(ref T theta, T g, ref T v, ref T unused)
+        {
+            T step = lr * g;
+            v = mu * v - step;
+            theta += mu * v - step;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+
+        public void Invoke(ref Vector<T> theta, Vector<T> g, ref Vector<T> v, ref Vector<T> unused)
+        {
+            var step = g * lr;
+            v = v * mu - step;
+            theta = theta + v * mu - step;
+        }
+    }
 }
