@@ -43,7 +43,6 @@ internal sealed class AdamRule<T>(int parameterCount, double beta1, double beta2
         public static int States => 2;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref T theta, T g, ref T m, ref T v)
         {
             m = b1 * m + c1 * g;
@@ -52,7 +51,6 @@ internal sealed class AdamRule<T>(int parameterCount, double beta1, double beta2
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref Vector<T> theta, Vector<T> g, ref Vector<T> m, ref Vector<T> v)
         {
             m = m * b1 + g * c1;

@@ -24,11 +24,9 @@ internal sealed class GradientDescentRule<T> : IUpdateRule<T> where T : unmanage
         public static int States => 0;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref T theta, T g, ref T unused0, ref T unused1) => theta = g * minusLr + theta;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref Vector<T> theta, Vector<T> g, ref Vector<T> unused0, ref Vector<T> unused1) => theta = g * minusLr + theta;
     }
 }

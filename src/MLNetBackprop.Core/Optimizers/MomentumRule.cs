@@ -37,7 +37,6 @@ internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool 
         public static int States => 1;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref T theta, T g, ref T v, ref T unused)
         {
             v = mu * v - lr * g;
@@ -45,7 +44,6 @@ internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool 
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref Vector<T> theta, Vector<T> g, ref Vector<T> v, ref Vector<T> unused)
         {
             v = v * mu - g * lr;
@@ -59,7 +57,6 @@ internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool 
         public static int States => 1;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref T theta, T g, ref T v, ref T unused)
         {
             T step = lr * g;
@@ -68,7 +65,6 @@ internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool 
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-
         public void Invoke(ref Vector<T> theta, Vector<T> g, ref Vector<T> v, ref Vector<T> unused)
         {
             var step = g * lr;
