@@ -5,6 +5,7 @@ using Microsoft.ML.Runtime;
 using MLNetBackprop.Core;
 using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Core.Optimizers;
+using MLNetBackprop.Heads;
 using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
@@ -146,17 +147,16 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
         cts.Token.ThrowIfCancellationRequested();
 
-        var task = cols.Task;
-        bool vectorOutput = task == BackpropTask.MulticlassClassification || cols.Label.Type is VectorDataViewType;
+        var head = cols.Head;
         int k = cols.OutputCount;
-        if (o.ClassWeights is not null || o.BalanceClasses) CheckClassWeights(task, k, o);
+        if (o.ClassWeights is not null || o.BalanceClasses) CheckClassWeights(head, k, o);
         var comm = o.GradientAllreduce is { Size: > 1 } c ? c : null;
         if (comm is not null) CheckDistributed(o, continued is not null);
         int seed = o.Seed ?? _host.Rand.Next();
         if (comm is not null)
         {
             seed = RankZero(comm, seed); // every rank must draw the same initial weights
-            if (task == BackpropTask.MulticlassClassification) CheckSameClasses(comm, OutputSchema.ClassNames(cols.Label, k), o);
+            if (head.KeyedClasses) CheckSameClasses(comm, head.ClassNames(cols.Label, k), o);
         }
 
         // In memory, or streamed from the view every epoch when it would not fit (DataLoading, MemoryBudgetBytes).
@@ -185,7 +185,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             o.EarlyStopping ??= validationData is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
             double holdOut = o.EarlyStopping == true && validationData is null ? o.ValidationFraction : 0;
             stream = DataViewTrainingStream.Open(trainData, cols, o, seed, holdOut, cts.Token,
-                initial is not null && task == BackpropTask.Regression ? (initial.Mean, initial.Scale) : null);
+                initial is not null && head.ScalesTargets ? (initial.Mean, initial.Scale) : null);
             loading += "; epochs read " + stream.ShuffleChoice;
             if (holdOut > 0 && stream.Validation is null)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
@@ -195,9 +195,9 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token, o.SkipInvalidRows);
 
         if (train is not null && (o.ClassWeights is not null || o.BalanceClasses))
-            ApplyClassWeights(train, task, k, o, comm);
+            ApplyClassWeights(train, head, k, o, comm);
         float[] mean = [], scale = [];
-        if (task == BackpropTask.Regression)
+        if (head.ScalesTargets)
         {
             if (train is not null)
             {
@@ -209,22 +209,12 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (validation is not null) Standardize(validation.Targets, mean, scale);
         }
 
-        var outputActivation = o.OutputActivation ?? task switch
-        {
-            BackpropTask.BinaryClassification => Activation.Sigmoid,
-            BackpropTask.MulticlassClassification => Activation.Softmax,
-            _ => Activation.Identity,
-        };
-        if (task == BackpropTask.BinaryClassification && outputActivation != Activation.Sigmoid)
-            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), outputActivation,
-                $"The option OutputActivation = {outputActivation} does not fit binary classification, which needs Sigmoid.");
-        if (task == BackpropTask.MulticlassClassification && outputActivation is not (Activation.Softmax or Activation.Sigmoid))
-            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), outputActivation,
-                $"The option OutputActivation = {outputActivation} does not fit multiclass classification, which needs Softmax or Sigmoid.");
-        var loss = o.Loss ?? (task == BackpropTask.Regression ? LossFunction.SquaredError : LossFunction.CrossEntropy);
+        var outputActivation = o.OutputActivation ?? head.DefaultOutputActivation;
+        head.CheckOutputActivation(outputActivation);
+        var loss = o.Loss ?? head.DefaultLoss;
 
         o.Seed = seed;
-        o.Task = task;
+        o.Task = head.Task;
         o.OutputActivation = outputActivation;
         o.Loss = loss;
 
@@ -279,7 +269,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
         };
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
-            $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{(comm is null ? "" : $"{shardRows} of ")}{rows} training rows ({(train!.IsSparse ? "sparse" : "dense")})" : $"{stream!.Count} training rows (streamed)")}, " +
+            $"Backprop: {head.Task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{(comm is null ? "" : $"{shardRows} of ")}{rows} training rows ({(train!.IsSparse ? "sparse" : "dense")})" : $"{stream!.Count} training rows (streamed)")}, " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
 
         bool searchL2 = initial is null && o.L2Regularization is null && validationSet is null && comm is null && o.Optimizer == OptimizerKind.Lbfgs && stream is null
@@ -342,11 +332,10 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
 
         BackpropTransformer Wrap(TrainingResult<float> r)
         {
-            string[] classNames = task == BackpropTask.MulticlassClassification ? OutputSchema.ClassNames(cols.Label, k) : [];
-            var model = new BackpropModelParameters(task, r.Network, mean, scale, classNames, vectorOutput);
+            var model = new BackpropModelParameters(head.Task, r.Network, mean, scale, head.ClassNames(cols.Label, k), head.VectorOutput);
             if (initial is not null) model.TrainedL2Regularization = coreOptions.L2Regularization;
             return new BackpropTransformer(model, o, r.History, cols.Features.Name, cols.Label.Name,
-                task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features), r.State);
+                head.KeyedClasses ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features), r.State);
         }
     }
 
@@ -354,24 +343,25 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     private static void CheckInitialModel(BackpropModelParameters m, string name, ColumnBinding cols)
     {
         var inv = CultureInfo.InvariantCulture;
-        var task = cols.Task;
-        if (m.Task != task)
+        var head = cols.Head;
+        if (m.Task != head.Task)
             throw new ArgumentException(string.Create(inv,
-                $"The {name} was trained for {m.Task}; the label column '{cols.Label.Name}' makes this {task}."), name);
+                $"The {name} was trained for {m.Task}; the label column '{cols.Label.Name}' makes this {head.Task}."), name);
         if (m.InputSize != cols.FeatureCount)
             throw new ArgumentException(string.Create(inv,
                 $"The {name} has {m.InputSize} inputs but the '{cols.Features.Name}' column has {cols.FeatureCount} slots."), name);
         if (m.OutputSize != cols.OutputCount)
             throw new ArgumentException(string.Create(inv,
-                $"The {name} has {m.OutputSize} outputs but the label column '{cols.Label.Name}' gives {cols.OutputCount}{(task == BackpropTask.MulticlassClassification ? " classes" : "")}."), name);
-        if (task == BackpropTask.MulticlassClassification)
+                $"The {name} has {m.OutputSize} outputs but the label column '{cols.Label.Name}' gives {cols.OutputCount}{(head.KeyedClasses ? " classes" : "")}."), name);
+        if (head.KeyedClasses)
         {
-            var classes = OutputSchema.ClassNames(cols.Label, cols.OutputCount);
+            var classes = head.ClassNames(cols.Label, cols.OutputCount);
             if (m.ClassNameArray.Length > 0 && classes.Length > 0 && !m.ClassNameArray.SequenceEqual(classes))
                 throw new ArgumentException(string.Create(inv,
                     $"The {name}'s classes [{string.Join(", ", m.ClassNameArray)}] are not the label column '{cols.Label.Name}''s classes [{string.Join(", ", classes)}] (same classes in the same key order are needed)."), name);
         }
-        if (task == BackpropTask.Regression && m.VectorOutput != cols.Label.Type is VectorDataViewType)
+        // Scalar against multi-output regression: the same task, another head.
+        if (m.VectorOutput != head.VectorOutput)
             throw new ArgumentException(string.Create(inv,
                 $"The {name} scores a {(m.VectorOutput ? "vector" : "scalar")} label but the label column '{cols.Label.Name}' is a {(m.VectorOutput ? "scalar" : "vector")}."), name);
     }
@@ -417,30 +407,12 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             SchemaShape.Column.VectorKind.Vector when label.ItemType is PrimitiveDataViewType p => new VectorDataViewType(p, 1),
             _ => new VectorDataViewType(label.ItemType as PrimitiveDataViewType ?? NumberDataViewType.Single),
         };
-        var (task, k) = ColumnBinding.ResolveTask(label.Name, labelType, _options.Task);
-        bool vectorOutput = task == BackpropTask.MulticlassClassification || label.Kind != SchemaShape.Column.VectorKind.Scalar;
-
-        DataViewSchema.Annotations? labelAnnotations = null;
-        string[] classNames = [];
-        if (task == BackpropTask.MulticlassClassification)
-        {
-            var kv = label.Annotations.FirstOrDefault(a => a.Name == "KeyValues");
-            if (kv.Name is not null && kv.ItemType is PrimitiveDataViewType item)
-            {
-                var builder = new DataViewSchema.Annotations.Builder();
-                var method = typeof(BackpropTrainer).GetMethod(nameof(EmptyVectorGetter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                    .MakeGenericMethod(item.RawType);
-                builder.Add("KeyValues", new VectorDataViewType(item, k), (Delegate)method.Invoke(null, null)!);
-                labelAnnotations = builder.ToAnnotations();
-                classNames = Enumerable.Range(0, k).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
-            }
-        }
+        var (head, k) = ColumnBinding.ResolveTask(label.Name, labelType, _options.Task);
+        var (labelAnnotations, classNames) = head.ShapeAnnotations(label, k);
         var schemaBuilder = new DataViewSchema.Builder();
-        OutputSchema.AddColumns(schemaBuilder, task, k, vectorOutput, labelAnnotations, classNames);
+        head.AddColumns(schemaBuilder, k, labelAnnotations, classNames);
         return SchemaShapes.Merge(inputSchema, SchemaShapes.FromSchema(schemaBuilder.ToSchema()));
     }
-
-    private static ValueGetter<VBuffer<T>> EmptyVectorGetter<T>() => (ref VBuffer<T> v) => v = default!;
 
     private static SchemaShape.Column FindShape(SchemaShape shape, string name, string what, string option)
     {
@@ -532,27 +504,27 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     /// Multiplies each training row's weight by its class's: <see cref="BackpropTrainerOptions.ClassWeights"/> and, with
     /// <see cref="BackpropTrainerOptions.BalanceClasses"/>, m / (K · m_c).
     /// </summary>
-    private static void CheckClassWeights(BackpropTask task, int k, BackpropTrainerOptions o)
+    private static void CheckClassWeights(TaskHead head, int k, BackpropTrainerOptions o)
     {
-        if (task == BackpropTask.Regression)
+        int classes = head.ClassCount(k);
+        if (classes == 0)
             throw new ArgumentException(
-                $"The options ClassWeights and BalanceClasses apply to classification; the label '{o.LabelColumnName}' makes this a regression.",
+                $"The options ClassWeights and BalanceClasses apply to classification; the label '{o.LabelColumnName}' makes this a {head.Name}.",
                 o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
-        int classes = task == BackpropTask.BinaryClassification ? 2 : k;
         if (o.ClassWeights is { } given && given.Length != classes)
             throw new ArgumentOutOfRangeException(nameof(o.ClassWeights), string.Create(CultureInfo.InvariantCulture,
                 $"The option ClassWeights has {given.Length} entries; the label '{o.LabelColumnName}' has {classes} classes{(classes == 2 ? " ([false, true])" : "")}."));
     }
 
-    private static void ApplyClassWeights(TrainingSetReader train, BackpropTask task, int k, BackpropTrainerOptions o, IGradientAllreduce? comm)
+    private static void ApplyClassWeights(TrainingSetReader train, TaskHead head, int k, BackpropTrainerOptions o, IGradientAllreduce? comm)
     {
-        int classes = task == BackpropTask.BinaryClassification ? 2 : k;
+        int classes = head.ClassCount(k);
         var cls = new int[train.Count];
         var counts = new long[classes];
         for (int i = 0; i < train.Count; i++)
         {
             var y = train.Targets.AsSpan(i * k, k);
-            cls[i] = task == BackpropTask.BinaryClassification ? (y[0] > 0.5f ? 1 : 0) : System.Numerics.Tensors.TensorPrimitives.IndexOfMax(y);
+            cls[i] = head.ClassOf(y);
             counts[cls[i]]++;
         }
         double total = train.Count;
