@@ -283,11 +283,11 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         float[] mean, scale;
         if (data.Train is not null)
         {
-            (mean, scale) = initial is not null ? (initial.Mean, initial.Scale) : TargetStatistics(data.Train, k, o.StandardizeTargets, comm);
-            Standardize(data.Train.Targets, mean, scale);
+            (mean, scale) = initial is not null ? (initial.Mean, initial.Scale) : head.TargetScaling(data.Train, k, o.StandardizeTargets, comm);
+            head.Standardize(data.Train.Targets, mean, scale);
         }
         else (mean, scale) = data.Stream!.TargetScaling;
-        if (data.Validation is not null) Standardize(data.Validation.Targets, mean, scale);
+        if (data.Validation is not null) head.Standardize(data.Validation.Targets, mean, scale);
         return (mean, scale);
     }
 
@@ -704,50 +704,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         return s + string.Create(CultureInfo.InvariantCulture, $", {r.Elapsed.TotalSeconds:F2} s.");
     }
 
-    /// <summary>
-    /// Per-target (example-weighted) mean and standard deviation; scale 1 where the target is constant or not
-    /// standardized. Data-parallel, the sums run over every rank's shard, so that every rank scales alike.
-    /// </summary>
-    private static (float[] Mean, float[] Scale) TargetStatistics(TrainingSetReader data, int k, bool standardize, IGradientAllreduce? comm)
-    {
-        var mean = new float[k];
-        var scale = new float[k];
-        if (!standardize)
-        {
-            Array.Fill(scale, 1f);
-            return (mean, scale);
-        }
-        var w = data.Weights;
-        var sums = new double[2 * k]; // Σw and Σw·y per target, then Σw·(y − μ)² per target
-        for (int j = 0; j < k; j++)
-            for (int i = 0; i < data.Count; i++)
-            {
-                double wi = w?[i] ?? 1;
-                sums[j] += wi;
-                sums[k + j] += wi * data.Targets[i * k + j];
-            }
-        comm?.Sum<double>(sums);
-        var mu = new double[k];
-        var sumSq = new double[k];
-        for (int j = 0; j < k; j++)
-        {
-            mu[j] = sums[k + j] / sums[j];
-            for (int i = 0; i < data.Count; i++)
-            {
-                double d = data.Targets[i * k + j] - mu[j];
-                sumSq[j] += (w?[i] ?? 1) * d * d;
-            }
-        }
-        comm?.Sum<double>(sumSq);
-        for (int j = 0; j < k; j++)
-        {
-            double sd = Math.Sqrt(sumSq[j] / sums[j]);
-            mean[j] = (float)mu[j];
-            scale[j] = sd > 1e-12 && double.IsFinite(sd) ? (float)sd : 1;
-        }
-        return (mean, scale);
-    }
-
     /// <summary>The options data-parallel training cannot take, refused before any rank reads its shard.</summary>
     private static void CheckDistributed(BackpropTrainerOptions o, bool continued)
     {
@@ -790,12 +746,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         Span<double> v = [value];
         comm.Sum(v);
         return v[0];
-    }
-
-    private static void Standardize(float[] targets, float[] mean, float[] scale)
-    {
-        int k = mean.Length;
-        for (int i = 0; i < targets.Length; i++) targets[i] = (targets[i] - mean[i % k]) / scale[i % k];
     }
 
     private static TrainingData<float> ToTrainingData(TrainingSetReader r) => r.IsSparse

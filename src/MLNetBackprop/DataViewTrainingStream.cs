@@ -76,7 +76,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     /// <summary>Passes read so far, the scans included (tests count them).</summary>
     public int Passes { get; private set; }
 
-    /// <summary>Regression: the targets' mean and scale over all valid rows, as <c>TargetStatistics</c> computes them in memory.</summary>
+    /// <summary>Regression: the targets' mean and scale over all valid rows, as <see cref="Heads.TaskHead.TargetScaling"/> computes them in memory.</summary>
     public (float[] Mean, float[] Scale) TargetScaling => (_mean, _scale);
 
     /// <summary>

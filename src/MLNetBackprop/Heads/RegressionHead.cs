@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetBackprop.Core;
+using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Onnx;
 using MLNetBackprop.Persistence;
 
@@ -61,6 +62,57 @@ internal class RegressionHead : TaskHead
     }
 
     public override bool ScalesTargets => true;
+
+    /// <summary>
+    /// Per-target (example-weighted) mean and standard deviation; scale 1 where the target is constant or not
+    /// standardized. Data-parallel, the sums run over every rank's shard, so that every rank scales alike.
+    /// </summary>
+    public override (float[] Mean, float[] Scale) TargetScaling(TrainingSetReader data, int outputs, bool standardize, IGradientAllreduce? comm)
+    {
+        int k = outputs;
+        var mean = new float[k];
+        var scale = new float[k];
+        if (!standardize)
+        {
+            Array.Fill(scale, 1f);
+            return (mean, scale);
+        }
+        var w = data.Weights;
+        var sums = new double[2 * k]; // Σw and Σw·y per target, then Σw·(y − μ)² per target
+        for (int j = 0; j < k; j++)
+            for (int i = 0; i < data.Count; i++)
+            {
+                double wi = w?[i] ?? 1;
+                sums[j] += wi;
+                sums[k + j] += wi * data.Targets[i * k + j];
+            }
+        comm?.Sum<double>(sums);
+        var mu = new double[k];
+        var sumSq = new double[k];
+        for (int j = 0; j < k; j++)
+        {
+            mu[j] = sums[k + j] / sums[j];
+            for (int i = 0; i < data.Count; i++)
+            {
+                double d = data.Targets[i * k + j] - mu[j];
+                sumSq[j] += (w?[i] ?? 1) * d * d;
+            }
+        }
+        comm?.Sum<double>(sumSq);
+        for (int j = 0; j < k; j++)
+        {
+            double sd = Math.Sqrt(sumSq[j] / sums[j]);
+            mean[j] = (float)mu[j];
+            scale[j] = sd > 1e-12 && double.IsFinite(sd) ? (float)sd : 1;
+        }
+        return (mean, scale);
+    }
+
+    public override void Standardize(float[] targets, float[] mean, float[] scale)
+    {
+        int k = mean.Length;
+        for (int i = 0; i < targets.Length; i++) targets[i] = (targets[i] - mean[i % k]) / scale[i % k];
+    }
 
     public override Activation DefaultOutputActivation => Activation.Identity;
 

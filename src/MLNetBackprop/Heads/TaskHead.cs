@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetBackprop.Core;
+using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Onnx;
 
 namespace MLNetBackprop.Heads;
@@ -82,6 +83,14 @@ internal abstract class TaskHead
 
     /// <summary>True when targets are standardized for training and predictions mapped back (regression).</summary>
     public virtual bool ScalesTargets => false;
+
+    /// <summary>The target scaling fitted to rows in memory (per target a mean and a scale); empty when the head does not scale.</summary>
+    public virtual (float[] Mean, float[] Scale) TargetScaling(TrainingSetReader data, int outputs, bool standardize, IGradientAllreduce? comm) => ([], []);
+
+    /// <summary>Scales row-major targets in place by <paramref name="mean"/> and <paramref name="scale"/>; nothing when the head does not scale.</summary>
+    public virtual void Standardize(float[] targets, float[] mean, float[] scale)
+    {
+    }
 
     // ---- Training defaults.
 
