@@ -1,4 +1,5 @@
 using MLNetBackprop.Core;
+using MLNetBackprop.Heads;
 
 namespace MLNetBackprop;
 
@@ -19,6 +20,7 @@ public sealed class BackpropModelParameters
     {
         Task = task;
         VectorOutput = vectorOutput;
+        Head = TaskHead.For(task, vectorOutput);
         _network = network;
         Predictor = network.CreatePredictor();
         _targetMean = targetMean;
@@ -92,7 +94,8 @@ public sealed class BackpropModelParameters
     /// </summary>
     internal double? TrainedL2Regularization { get; set; }
 
-    internal bool IsScalarRegression => Task == BackpropTask.Regression && !VectorOutput;
+    /// <summary>What the task does with the network's outputs (from <see cref="Task"/> and <see cref="VectorOutput"/>).</summary>
+    internal TaskHead Head { get; }
 
     internal NeuralNetwork<float> Network => _network;
 

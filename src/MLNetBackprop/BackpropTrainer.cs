@@ -5,6 +5,7 @@ using Microsoft.ML.Runtime;
 using MLNetBackprop.Core;
 using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Core.Optimizers;
+using MLNetBackprop.Heads;
 using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
@@ -116,18 +117,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         ArgumentNullException.ThrowIfNull(trainData);
         var o = _options.Clone();
         string initialName = continued is not null ? "model" : "initialModel";
-        var cols = ColumnBinding.Resolve(trainData.Schema, o, "training data");
-        ColumnBinding? validationCols = null;
-        if (validationData is not null)
-        {
-            validationCols = ColumnBinding.Resolve(validationData.Schema, o, "validation data");
-            if (validationCols.FeatureCount != cols.FeatureCount || validationCols.OutputCount != cols.OutputCount || validationCols.Task != cols.Task)
-                throw new ArgumentException(
-                    $"The validation data's columns '{o.FeatureColumnName}' and '{o.LabelColumnName}' do not match the training data's " +
-                    $"({validationCols.FeatureCount} vs {cols.FeatureCount} features, {validationCols.OutputCount} vs {cols.OutputCount} outputs).",
-                    nameof(validationData));
-        }
-
+        var (cols, validationCols) = BindColumns(trainData, validationData, o);
         if (initial is not null) CheckInitialModel(initial, initialName, cols);
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(o.CancellationToken);
@@ -146,125 +136,35 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
         cts.Token.ThrowIfCancellationRequested();
 
-        var task = cols.Task;
-        bool vectorOutput = task == BackpropTask.MulticlassClassification || cols.Label.Type is VectorDataViewType;
+        var head = cols.Head;
         int k = cols.OutputCount;
-        if (o.ClassWeights is not null || o.BalanceClasses) CheckClassWeights(task, k, o);
+        if (o.ClassWeights is not null || o.BalanceClasses) CheckClassWeights(head, k, o);
         var comm = o.GradientAllreduce is { Size: > 1 } c ? c : null;
         if (comm is not null) CheckDistributed(o, continued is not null);
         int seed = o.Seed ?? _host.Rand.Next();
         if (comm is not null)
         {
             seed = RankZero(comm, seed); // every rank must draw the same initial weights
-            if (task == BackpropTask.MulticlassClassification) CheckSameClasses(comm, OutputSchema.ClassNames(cols.Label, k), o);
+            if (head.KeyedClasses) CheckSameClasses(comm, head.ClassNames(cols.Label, k), o);
         }
 
-        // In memory, or streamed from the view every epoch when it would not fit (DataLoading, MemoryBudgetBytes).
-        var (streamed, loading) = comm is not null
-            ? (false, string.Create(CultureInfo.InvariantCulture, $"in memory: rank {comm.Rank} of {comm.Size} holds its shard"))
-            : ChooseDataLoading(trainData, cols, o);
-        TrainingSetReader? train = null;
-        DataViewTrainingStream? stream = null;
-        if (!streamed)
-        {
-            train = o.DataLoading == DataLoadingMode.Auto && comm is null && trainData.GetRowCount() is null
-                ? TrainingSetReader.ReadWithin(trainData, cols, "training data", cts.Token, o.SkipInvalidRows, Budget(o) / InMemoryCopies)
-                : TrainingSetReader.Read(trainData, cols, "training data", cts.Token, o.SkipInvalidRows);
-            if (train is null)
-            {
-                streamed = true;
-                loading = string.Create(CultureInfo.InvariantCulture,
-                    $"streaming: the view does not know its row count, and the rows read passed the memory budget of {Budget(o) / 1048576.0:F0} MiB");
-            }
-        }
-        if (streamed)
-        {
-            // The optimizer and early stopping are settled before the scan, which holds the validation rows out.
-            long? known = trainData.GetRowCount();
-            o.Optimizer ??= known is { } r && r <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
-            o.EarlyStopping ??= validationData is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
-            double holdOut = o.EarlyStopping == true && validationData is null ? o.ValidationFraction : 0;
-            stream = DataViewTrainingStream.Open(trainData, cols, o, seed, holdOut, cts.Token,
-                initial is not null && task == BackpropTask.Regression ? (initial.Mean, initial.Scale) : null);
-            loading += "; epochs read " + stream.ShuffleChoice;
-            if (holdOut > 0 && stream.Validation is null)
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
-                    $"Early stopping needs held-out rows, and none of the {stream.Count} streamed training rows was drawn (ValidationFraction = {o.ValidationFraction}): pass validation data to Fit, or set EarlyStopping = false."),
-                    nameof(trainData));
-        }
-        var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", cts.Token, o.SkipInvalidRows);
+        var data = LoadData(trainData, validationData, cols, validationCols, o, seed, comm, initial, cts.Token);
+        if (data.Train is not null && (o.ClassWeights is not null || o.BalanceClasses))
+            ApplyClassWeights(data.Train, head, k, o, comm);
+        var (mean, scale) = ScaleTargets(data, head, k, o, initial, comm);
+        SettleTask(o, head, seed);
+        var (network, sizes) = BuildNetwork(cols, o, seed, initial, initialName);
 
-        if (train is not null && (o.ClassWeights is not null || o.BalanceClasses))
-            ApplyClassWeights(train, task, k, o, comm);
-        float[] mean = [], scale = [];
-        if (task == BackpropTask.Regression)
-        {
-            if (train is not null)
-            {
-                // A warm start keeps the scaling the network's outputs were trained in.
-                (mean, scale) = initial is not null ? (initial.Mean, initial.Scale) : TargetStatistics(train, k, o.StandardizeTargets, comm);
-                Standardize(train.Targets, mean, scale);
-            }
-            else (mean, scale) = stream!.TargetScaling;
-            if (validation is not null) Standardize(validation.Targets, mean, scale);
-        }
-
-        var outputActivation = o.OutputActivation ?? task switch
-        {
-            BackpropTask.BinaryClassification => Activation.Sigmoid,
-            BackpropTask.MulticlassClassification => Activation.Softmax,
-            _ => Activation.Identity,
-        };
-        if (task == BackpropTask.BinaryClassification && outputActivation != Activation.Sigmoid)
-            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), outputActivation,
-                $"The option OutputActivation = {outputActivation} does not fit binary classification, which needs Sigmoid.");
-        if (task == BackpropTask.MulticlassClassification && outputActivation is not (Activation.Softmax or Activation.Sigmoid))
-            throw new ArgumentOutOfRangeException(nameof(o.OutputActivation), outputActivation,
-                $"The option OutputActivation = {outputActivation} does not fit multiclass classification, which needs Softmax or Sigmoid.");
-        var loss = o.Loss ?? (task == BackpropTask.Regression ? LossFunction.SquaredError : LossFunction.CrossEntropy);
-
-        o.Seed = seed;
-        o.Task = task;
-        o.OutputActivation = outputActivation;
-        o.Loss = loss;
-
-        var sizes = new List<int> { cols.FeatureCount };
-        sizes.AddRange(o.HiddenLayers);
-        sizes.Add(k);
-        var activations = Enumerable.Repeat(o.Activation, o.HiddenLayers.Length).Append(outputActivation).ToArray();
-        if (ParameterCount(sizes) is var parameters && parameters > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
-                $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] with {cols.FeatureCount} features and {k} output(s) gives a network of {parameters} parameters, more than an array can hold ({Array.MaxLength}); use fewer or narrower layers, or fewer features."));
-        NeuralNetwork<float> network;
-        if (initial is not null)
-        {
-            CheckInitialArchitecture(initial, initialName, activations, o);
-            network = initial.CloneNetwork();
-        }
-        else
-        {
-            network = new NeuralNetwork<float>(sizes, activations);
-            network.Initialize(seed);
-        }
-
-        var trainingData = train is null ? null : ToTrainingData(train);
-        var validationSet = validation is not null ? ToTrainingData(validation) : stream?.Validation;
-        int rows = trainingData?.Count ?? (int)Math.Min(stream!.Count, int.MaxValue);
+        var trainingData = data.Train is null ? null : ToTrainingData(data.Train);
+        var validationSet = data.Validation is not null ? ToTrainingData(data.Validation) : data.Stream?.Validation;
+        int rows = trainingData?.Count ?? (int)Math.Min(data.Stream!.Count, int.MaxValue);
         int shardRows = rows;
         if (comm is not null) rows = (int)Math.Min(AcrossRanks(comm, rows), int.MaxValue); // the choices below follow the whole data
         using var ch = _host.Start("Backprop");
-        ch.Info(MessageSensitivity.None, "Backprop: data loading: " + loading + ".");
-        foreach (var (reader, role) in new[] { (train, "training data"), (validation, "validation data") })
-            if (reader is { Skipped: > 0 })
-                ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
-                    $"Backprop: skipped {reader.Skipped} invalid row(s) of the {role}, kept {reader.Count}. First: {reader.FirstSkipReason}"));
-        if (stream?.ShuffleWarning is { } unmixed) ch.Warning(MessageSensitivity.None, unmixed);
-        if (stream is { Skipped: > 0 })
-            ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
-                $"Backprop: skipped {stream.Skipped} invalid row(s) of the training data, kept {stream.Count + (stream.Validation?.Count ?? 0)}. First: {stream.FirstSkipReason}"));
+        LogData(ch, data);
         o.Optimizer ??= rows <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
         o.EarlyStopping ??= validationSet is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
-        var coreOptions = ToCoreOptions(o, rows, loss, ch);
+        var coreOptions = ToCoreOptions(o, rows, o.Loss!.Value, ch);
         if (initial is not null && o.L2Regularization is null)
         {
             coreOptions.L2Regularization = initial.TrainedL2Regularization ?? FixedL2;
@@ -279,40 +179,18 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
         };
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
-            $"Backprop: {task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{(comm is null ? "" : $"{shardRows} of ")}{rows} training rows ({(train!.IsSparse ? "sparse" : "dense")})" : $"{stream!.Count} training rows (streamed)")}, " +
+            $"Backprop: {head.Task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{(comm is null ? "" : $"{shardRows} of ")}{rows} training rows ({(data.Train!.IsSparse ? "sparse" : "dense")})" : $"{data.Stream!.Count} training rows (streamed)")}, " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
 
-        bool searchL2 = initial is null && o.L2Regularization is null && validationSet is null && comm is null && o.Optimizer == OptimizerKind.Lbfgs && stream is null
-            && rows <= o.WeightDecaySearchMaxRows
-            && rows >= 2 * o.WeightDecayFolds && (long)rows * network.ParameterCount <= SearchMaxWork;
-        if (o.L2Regularization is null && !searchL2 && initial is null)
-        {
-            string why = comm is not null ? "the training is data-parallel (the search's folds need every row in one process)"
-                : stream is not null ? "the training data is streamed (the search's folds need the rows in memory)"
-                : validationSet is not null ? "a validation set was given"
-                : o.Optimizer != OptimizerKind.Lbfgs ? FormattableString.Invariant($"the optimizer is {o.Optimizer} (the search runs with L-BFGS, which converges; the others stop early on held-out rows)")
-                : rows > o.WeightDecaySearchMaxRows ? FormattableString.Invariant($"{rows} training rows are more than WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows}")
-                : rows < 2 * o.WeightDecayFolds ? FormattableString.Invariant($"{rows} training rows are too few for {o.WeightDecayFolds} folds")
-                : FormattableString.Invariant($"{rows} rows × {network.ParameterCount} parameters is more work than the search's limit ({SearchMaxWork:G3})");
-            ch.Info(MessageSensitivity.None, FormattableString.Invariant($"Backprop: weight decay λ = {FixedL2:G3}, not searched: {why}."));
-        }
+        bool searchL2 = ChooseWeightDecaySearch(ch, o, rows, network.ParameterCount, initial is not null, validationSet is not null, comm is not null,
+            data.Stream is not null);
         TrainingResult<float> result;
         try
         {
             if (continued is not null)
-            {
-                var state = continued.TrainingState ?? TrainingState<float>.FromHistory(continued.History);
-                string? mismatch = state.OptimizerMismatch(coreOptions, network.ParameterCount);
-                ch.Info(MessageSensitivity.None, mismatch is null
-                    ? string.Create(CultureInfo.InvariantCulture,
-                        $"Backprop: continuing after epoch {state.Epochs.Count} with the optimizer state of the earlier training ({coreOptions.Optimizer}{(coreOptions.Optimizer == OptimizerKind.Adam ? $", t = {state.Steps}" : "")}).")
-                    : string.Create(CultureInfo.InvariantCulture,
-                        $"Backprop: continuing after epoch {state.Epochs.Count} with a fresh {coreOptions.Optimizer} state: {mismatch}."));
-                result = stream is not null ? NetworkTrainer.Continue(network, stream, coreOptions, state, validationSet, cts.Token)
-                    : NetworkTrainer.Continue(network, trainingData!, coreOptions, state, validationSet, cts.Token);
-            }
+                result = Continue(ch, continued, network, trainingData, data.Stream, coreOptions, validationSet, cts.Token);
             else
-                result = stream is not null ? NetworkTrainer.Train(network, stream, coreOptions, validationSet, cts.Token)
+                result = data.Stream is not null ? NetworkTrainer.Train(network, data.Stream, coreOptions, validationSet, cts.Token)
                     : comm is not null ? NetworkTrainer.TrainDistributed(network, trainingData!, coreOptions, comm, validationSet, cts.Token)
                     : searchL2 ? WeightDecaySearch.Run(network, trainingData!, coreOptions, SearchOptions(o), cts.Token)
                     : NetworkTrainer.Train(network, trainingData!, coreOptions, validationSet, cts.Token);
@@ -322,6 +200,185 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             ch.Info(MessageSensitivity.None, $"Backprop: canceled after {canceled.PartialResult.History.Epochs.Count} epochs.");
             throw new BackpropCanceledException(Wrap(canceled.PartialResult), canceled.CancellationToken);
         }
+        LogResult(ch, result);
+        return Wrap(result);
+
+        BackpropTransformer Wrap(TrainingResult<float> r)
+        {
+            var model = new BackpropModelParameters(head.Task, r.Network, mean, scale, head.ClassNames(cols.Label, k), head.VectorOutput);
+            if (initial is not null) model.TrainedL2Regularization = coreOptions.L2Regularization;
+            return new BackpropTransformer(model, o, r.History, cols.Features.Name, cols.Label.Name,
+                head.KeyedClasses ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features), r.State);
+        }
+    }
+
+    /// <summary>The training data's columns, and the validation data's, which must match them.</summary>
+    private static (ColumnBinding Train, ColumnBinding? Validation) BindColumns(IDataView trainData, IDataView? validationData, BackpropTrainerOptions o)
+    {
+        var cols = ColumnBinding.Resolve(trainData.Schema, o, "training data");
+        if (validationData is null) return (cols, null);
+        var validationCols = ColumnBinding.Resolve(validationData.Schema, o, "validation data");
+        if (validationCols.FeatureCount != cols.FeatureCount || validationCols.OutputCount != cols.OutputCount || validationCols.Task != cols.Task)
+            throw new ArgumentException(
+                $"The validation data's columns '{o.FeatureColumnName}' and '{o.LabelColumnName}' do not match the training data's " +
+                $"({validationCols.FeatureCount} vs {cols.FeatureCount} features, {validationCols.OutputCount} vs {cols.OutputCount} outputs).",
+                nameof(validationData));
+        return (cols, validationCols);
+    }
+
+    /// <summary>The rows of one fit: the training rows in memory or streamed, the validation rows, and how they were loaded (for the log).</summary>
+    private sealed record FitData(TrainingSetReader? Train, DataViewTrainingStream? Stream, TrainingSetReader? Validation, string Loading);
+
+    /// <summary>
+    /// Reads the training rows into memory, or opens them for streaming from the view every epoch when they would not fit
+    /// (DataLoading, MemoryBudgetBytes); then reads the validation rows.
+    /// </summary>
+    private static FitData LoadData(IDataView trainData, IDataView? validationData, ColumnBinding cols, ColumnBinding? validationCols,
+        BackpropTrainerOptions o, int seed, IGradientAllreduce? comm, BackpropModelParameters? initial, CancellationToken ct)
+    {
+        var (streamed, loading) = comm is not null
+            ? (false, string.Create(CultureInfo.InvariantCulture, $"in memory: rank {comm.Rank} of {comm.Size} holds its shard"))
+            : ChooseDataLoading(trainData, cols, o);
+        TrainingSetReader? train = null;
+        DataViewTrainingStream? stream = null;
+        if (!streamed)
+        {
+            train = o.DataLoading == DataLoadingMode.Auto && comm is null && trainData.GetRowCount() is null
+                ? TrainingSetReader.ReadWithin(trainData, cols, "training data", ct, o.SkipInvalidRows, Budget(o) / InMemoryCopies)
+                : TrainingSetReader.Read(trainData, cols, "training data", ct, o.SkipInvalidRows);
+            if (train is null)
+            {
+                streamed = true;
+                loading = string.Create(CultureInfo.InvariantCulture,
+                    $"streaming: the view does not know its row count, and the rows read passed the memory budget of {Budget(o) / 1048576.0:F0} MiB");
+            }
+        }
+        if (streamed)
+        {
+            // The optimizer and early stopping are settled before the scan, which holds the validation rows out.
+            long? known = trainData.GetRowCount();
+            o.Optimizer ??= known is { } r && r <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
+            o.EarlyStopping ??= validationData is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
+            double holdOut = o.EarlyStopping == true && validationData is null ? o.ValidationFraction : 0;
+            stream = DataViewTrainingStream.Open(trainData, cols, o, seed, holdOut, ct,
+                initial is not null && cols.Head.ScalesTargets ? (initial.Mean, initial.Scale) : null);
+            loading += "; epochs read " + stream.ShuffleChoice;
+            if (holdOut > 0 && stream.Validation is null)
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"Early stopping needs held-out rows, and none of the {stream.Count} streamed training rows was drawn (ValidationFraction = {o.ValidationFraction}): pass validation data to Fit, or set EarlyStopping = false."),
+                    nameof(trainData));
+        }
+        var validation = validationData is null ? null : TrainingSetReader.Read(validationData, validationCols!, "validation data", ct, o.SkipInvalidRows);
+        return new FitData(train, stream, validation, loading);
+    }
+
+    /// <summary>
+    /// The target scaling, when the head scales targets, applied to the rows in memory: a warm start keeps the scaling the
+    /// network's outputs were trained in; streamed rows are scaled as they are read. Empty for the other heads.
+    /// </summary>
+    private static (float[] Mean, float[] Scale) ScaleTargets(FitData data, TaskHead head, int k, BackpropTrainerOptions o,
+        BackpropModelParameters? initial, IGradientAllreduce? comm)
+    {
+        if (!head.ScalesTargets) return ([], []);
+        float[] mean, scale;
+        if (data.Train is not null)
+        {
+            (mean, scale) = initial is not null ? (initial.Mean, initial.Scale) : head.TargetScaling(data.Train, k, o.StandardizeTargets, comm);
+            head.Standardize(data.Train.Targets, mean, scale);
+        }
+        else (mean, scale) = data.Stream!.TargetScaling;
+        if (data.Validation is not null) head.Standardize(data.Validation.Targets, mean, scale);
+        return (mean, scale);
+    }
+
+    /// <summary>Fills in what the options left to the task (output activation, loss) and the drawn seed, as the model's options record them.</summary>
+    private static void SettleTask(BackpropTrainerOptions o, TaskHead head, int seed)
+    {
+        var outputActivation = o.OutputActivation ?? head.DefaultOutputActivation;
+        head.CheckOutputActivation(outputActivation);
+        var loss = o.Loss ?? head.DefaultLoss;
+        o.Seed = seed;
+        o.Task = head.Task;
+        o.OutputActivation = outputActivation;
+        o.Loss = loss;
+    }
+
+    /// <summary>The network to train: a copy of the initial model's, or a new one initialized from the seed.</summary>
+    private static (NeuralNetwork<float> Network, List<int> Sizes) BuildNetwork(ColumnBinding cols, BackpropTrainerOptions o, int seed,
+        BackpropModelParameters? initial, string initialName)
+    {
+        int k = cols.OutputCount;
+        var sizes = new List<int> { cols.FeatureCount };
+        sizes.AddRange(o.HiddenLayers);
+        sizes.Add(k);
+        var activations = Enumerable.Repeat(o.Activation, o.HiddenLayers.Length).Append(o.OutputActivation!.Value).ToArray();
+        if (ParameterCount(sizes) is var parameters && parameters > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
+                $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] with {cols.FeatureCount} features and {k} output(s) gives a network of {parameters} parameters, more than an array can hold ({Array.MaxLength}); use fewer or narrower layers, or fewer features."));
+        if (initial is not null)
+        {
+            CheckInitialArchitecture(initial, initialName, activations, o);
+            return (initial.CloneNetwork(), sizes);
+        }
+        var network = new NeuralNetwork<float>(sizes, activations);
+        network.Initialize(seed);
+        return (network, sizes);
+    }
+
+    /// <summary>Logs how the rows were loaded and the invalid rows skipped.</summary>
+    private static void LogData(IChannel ch, FitData data)
+    {
+        ch.Info(MessageSensitivity.None, "Backprop: data loading: " + data.Loading + ".");
+        foreach (var (reader, role) in new[] { (data.Train, "training data"), (data.Validation, "validation data") })
+            if (reader is { Skipped: > 0 })
+                ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+                    $"Backprop: skipped {reader.Skipped} invalid row(s) of the {role}, kept {reader.Count}. First: {reader.FirstSkipReason}"));
+        var stream = data.Stream;
+        if (stream?.ShuffleWarning is { } unmixed) ch.Warning(MessageSensitivity.None, unmixed);
+        if (stream is { Skipped: > 0 })
+            ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
+                $"Backprop: skipped {stream.Skipped} invalid row(s) of the training data, kept {stream.Count + (stream.Validation?.Count ?? 0)}. First: {stream.FirstSkipReason}"));
+    }
+
+    /// <summary>Whether λ is chosen by cross-validation; when it is automatic but not searched, logs why.</summary>
+    private static bool ChooseWeightDecaySearch(IChannel ch, BackpropTrainerOptions o, int rows, long parameterCount, bool warmStart,
+        bool validationSet, bool distributed, bool streamed)
+    {
+        bool searchL2 = !warmStart && o.L2Regularization is null && !validationSet && !distributed && o.Optimizer == OptimizerKind.Lbfgs && !streamed
+            && rows <= o.WeightDecaySearchMaxRows
+            && rows >= 2 * o.WeightDecayFolds && (long)rows * parameterCount <= SearchMaxWork;
+        if (o.L2Regularization is null && !searchL2 && !warmStart)
+        {
+            string why = distributed ? "the training is data-parallel (the search's folds need every row in one process)"
+                : streamed ? "the training data is streamed (the search's folds need the rows in memory)"
+                : validationSet ? "a validation set was given"
+                : o.Optimizer != OptimizerKind.Lbfgs ? FormattableString.Invariant($"the optimizer is {o.Optimizer} (the search runs with L-BFGS, which converges; the others stop early on held-out rows)")
+                : rows > o.WeightDecaySearchMaxRows ? FormattableString.Invariant($"{rows} training rows are more than WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows}")
+                : rows < 2 * o.WeightDecayFolds ? FormattableString.Invariant($"{rows} training rows are too few for {o.WeightDecayFolds} folds")
+                : FormattableString.Invariant($"{rows} rows × {parameterCount} parameters is more work than the search's limit ({SearchMaxWork:G3})");
+            ch.Info(MessageSensitivity.None, FormattableString.Invariant($"Backprop: weight decay λ = {FixedL2:G3}, not searched: {why}."));
+        }
+        return searchL2;
+    }
+
+    /// <summary>ContinueTraining's run: with the earlier optimizer state when it still fits the options, else afresh (the log says which).</summary>
+    private static TrainingResult<float> Continue(IChannel ch, BackpropTransformer continued, NeuralNetwork<float> network, TrainingData<float>? trainingData,
+        DataViewTrainingStream? stream, TrainingOptions coreOptions, TrainingData<float>? validationSet, CancellationToken ct)
+    {
+        var state = continued.TrainingState ?? TrainingState<float>.FromHistory(continued.History);
+        string? mismatch = state.OptimizerMismatch(coreOptions, network.ParameterCount);
+        ch.Info(MessageSensitivity.None, mismatch is null
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"Backprop: continuing after epoch {state.Epochs.Count} with the optimizer state of the earlier training ({coreOptions.Optimizer}{(coreOptions.Optimizer == OptimizerKind.Adam ? $", t = {state.Steps}" : "")}).")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"Backprop: continuing after epoch {state.Epochs.Count} with a fresh {coreOptions.Optimizer} state: {mismatch}."));
+        return stream is not null ? NetworkTrainer.Continue(network, stream, coreOptions, state, validationSet, ct)
+            : NetworkTrainer.Continue(network, trainingData!, coreOptions, state, validationSet, ct);
+    }
+
+    /// <summary>Logs the chosen λ when it was searched, why training stopped, and a warning when it diverged.</summary>
+    private static void LogResult(IChannel ch, TrainingResult<float> result)
+    {
         if (result.History.WeightDecaySelection is { } sel)
         {
             string tried = string.Join(", ", sel.Candidates.Select(c => string.Create(CultureInfo.InvariantCulture,
@@ -338,40 +395,31 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             ch.Warning(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
                 $"Backprop: training diverged even after {result.LearningRateBackoffs} learning-rate back-off(s) (last learning rate {lastRate:G4}). The model holds the weights with the lowest measured loss (epoch {result.History.BestEpoch}; 0 is the initial weights) and is probably poor: lower LearningRate or normalize the features."));
         }
-        return Wrap(result);
-
-        BackpropTransformer Wrap(TrainingResult<float> r)
-        {
-            string[] classNames = task == BackpropTask.MulticlassClassification ? OutputSchema.ClassNames(cols.Label, k) : [];
-            var model = new BackpropModelParameters(task, r.Network, mean, scale, classNames, vectorOutput);
-            if (initial is not null) model.TrainedL2Regularization = coreOptions.L2Regularization;
-            return new BackpropTransformer(model, o, r.History, cols.Features.Name, cols.Label.Name,
-                task == BackpropTask.MulticlassClassification ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features), r.State);
-        }
     }
 
     /// <summary>Throws when the initial model's network cannot be trained further by this trainer on this data.</summary>
     private static void CheckInitialModel(BackpropModelParameters m, string name, ColumnBinding cols)
     {
         var inv = CultureInfo.InvariantCulture;
-        var task = cols.Task;
-        if (m.Task != task)
+        var head = cols.Head;
+        if (m.Task != head.Task)
             throw new ArgumentException(string.Create(inv,
-                $"The {name} was trained for {m.Task}; the label column '{cols.Label.Name}' makes this {task}."), name);
+                $"The {name} was trained for {m.Task}; the label column '{cols.Label.Name}' makes this {head.Task}."), name);
         if (m.InputSize != cols.FeatureCount)
             throw new ArgumentException(string.Create(inv,
                 $"The {name} has {m.InputSize} inputs but the '{cols.Features.Name}' column has {cols.FeatureCount} slots."), name);
         if (m.OutputSize != cols.OutputCount)
             throw new ArgumentException(string.Create(inv,
-                $"The {name} has {m.OutputSize} outputs but the label column '{cols.Label.Name}' gives {cols.OutputCount}{(task == BackpropTask.MulticlassClassification ? " classes" : "")}."), name);
-        if (task == BackpropTask.MulticlassClassification)
+                $"The {name} has {m.OutputSize} outputs but the label column '{cols.Label.Name}' gives {cols.OutputCount}{(head.KeyedClasses ? " classes" : "")}."), name);
+        if (head.KeyedClasses)
         {
-            var classes = OutputSchema.ClassNames(cols.Label, cols.OutputCount);
+            var classes = head.ClassNames(cols.Label, cols.OutputCount);
             if (m.ClassNameArray.Length > 0 && classes.Length > 0 && !m.ClassNameArray.SequenceEqual(classes))
                 throw new ArgumentException(string.Create(inv,
                     $"The {name}'s classes [{string.Join(", ", m.ClassNameArray)}] are not the label column '{cols.Label.Name}''s classes [{string.Join(", ", classes)}] (same classes in the same key order are needed)."), name);
         }
-        if (task == BackpropTask.Regression && m.VectorOutput != cols.Label.Type is VectorDataViewType)
+        // Scalar against multi-output regression: the same task, another head.
+        if (m.VectorOutput != head.VectorOutput)
             throw new ArgumentException(string.Create(inv,
                 $"The {name} scores a {(m.VectorOutput ? "vector" : "scalar")} label but the label column '{cols.Label.Name}' is a {(m.VectorOutput ? "scalar" : "vector")}."), name);
     }
@@ -417,24 +465,10 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             SchemaShape.Column.VectorKind.Vector when label.ItemType is PrimitiveDataViewType p => new VectorDataViewType(p, 1),
             _ => new VectorDataViewType(label.ItemType as PrimitiveDataViewType ?? NumberDataViewType.Single),
         };
-        var (task, k) = ColumnBinding.ResolveTask(label.Name, labelType, _options.Task);
-        bool vectorOutput = task == BackpropTask.MulticlassClassification || label.Kind != SchemaShape.Column.VectorKind.Scalar;
-
-        DataViewSchema.Annotations? labelAnnotations = null;
-        string[] classNames = [];
-        if (task == BackpropTask.MulticlassClassification)
-        {
-            var kv = label.Annotations.FirstOrDefault(a => a.Name == "KeyValues");
-            if (kv.Name is not null && kv.ItemType is PrimitiveDataViewType item)
-            {
-                var builder = new DataViewSchema.Annotations.Builder();
-                builder.Add("KeyValues", new VectorDataViewType(item, k), KeyValues.EmptyGetter(item));
-                labelAnnotations = builder.ToAnnotations();
-                classNames = Enumerable.Range(0, k).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
-            }
-        }
+        var (head, k) = ColumnBinding.ResolveTask(label.Name, labelType, _options.Task);
+        var (labelAnnotations, classNames) = head.ShapeAnnotations(label, k);
         var schemaBuilder = new DataViewSchema.Builder();
-        OutputSchema.AddColumns(schemaBuilder, task, k, vectorOutput, labelAnnotations, classNames);
+        head.AddColumns(schemaBuilder, k, labelAnnotations, classNames);
         return SchemaShapes.Merge(inputSchema, SchemaShapes.FromSchema(schemaBuilder.ToSchema()));
     }
 
@@ -528,27 +562,27 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
     /// Multiplies each training row's weight by its class's: <see cref="BackpropTrainerOptions.ClassWeights"/> and, with
     /// <see cref="BackpropTrainerOptions.BalanceClasses"/>, m / (K · m_c).
     /// </summary>
-    private static void CheckClassWeights(BackpropTask task, int k, BackpropTrainerOptions o)
+    private static void CheckClassWeights(TaskHead head, int k, BackpropTrainerOptions o)
     {
-        if (task == BackpropTask.Regression)
+        int classes = head.ClassCount(k);
+        if (classes == 0)
             throw new ArgumentException(
-                $"The options ClassWeights and BalanceClasses apply to classification; the label '{o.LabelColumnName}' makes this a regression.",
+                $"The options ClassWeights and BalanceClasses apply to classification; the label '{o.LabelColumnName}' makes this a {head.Name}.",
                 o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
-        int classes = task == BackpropTask.BinaryClassification ? 2 : k;
         if (o.ClassWeights is { } given && given.Length != classes)
             throw new ArgumentOutOfRangeException(nameof(o.ClassWeights), string.Create(CultureInfo.InvariantCulture,
                 $"The option ClassWeights has {given.Length} entries; the label '{o.LabelColumnName}' has {classes} classes{(classes == 2 ? " ([false, true])" : "")}."));
     }
 
-    private static void ApplyClassWeights(TrainingSetReader train, BackpropTask task, int k, BackpropTrainerOptions o, IGradientAllreduce? comm)
+    private static void ApplyClassWeights(TrainingSetReader train, TaskHead head, int k, BackpropTrainerOptions o, IGradientAllreduce? comm)
     {
-        int classes = task == BackpropTask.BinaryClassification ? 2 : k;
+        int classes = head.ClassCount(k);
         var cls = new int[train.Count];
         var counts = new long[classes];
         for (int i = 0; i < train.Count; i++)
         {
             var y = train.Targets.AsSpan(i * k, k);
-            cls[i] = task == BackpropTask.BinaryClassification ? (y[0] > 0.5f ? 1 : 0) : System.Numerics.Tensors.TensorPrimitives.IndexOfMax(y);
+            cls[i] = head.ClassOf(y);
             counts[cls[i]]++;
         }
         double total = train.Count;
@@ -641,50 +675,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         return s + string.Create(CultureInfo.InvariantCulture, $", {r.Elapsed.TotalSeconds:F2} s.");
     }
 
-    /// <summary>
-    /// Per-target (example-weighted) mean and standard deviation; scale 1 where the target is constant or not
-    /// standardized. Data-parallel, the sums run over every rank's shard, so that every rank scales alike.
-    /// </summary>
-    private static (float[] Mean, float[] Scale) TargetStatistics(TrainingSetReader data, int k, bool standardize, IGradientAllreduce? comm)
-    {
-        var mean = new float[k];
-        var scale = new float[k];
-        if (!standardize)
-        {
-            Array.Fill(scale, 1f);
-            return (mean, scale);
-        }
-        var w = data.Weights;
-        var sums = new double[2 * k]; // Σw and Σw·y per target, then Σw·(y − μ)² per target
-        for (int j = 0; j < k; j++)
-            for (int i = 0; i < data.Count; i++)
-            {
-                double wi = w?[i] ?? 1;
-                sums[j] += wi;
-                sums[k + j] += wi * data.Targets[i * k + j];
-            }
-        comm?.Sum<double>(sums);
-        var mu = new double[k];
-        var sumSq = new double[k];
-        for (int j = 0; j < k; j++)
-        {
-            mu[j] = sums[k + j] / sums[j];
-            for (int i = 0; i < data.Count; i++)
-            {
-                double d = data.Targets[i * k + j] - mu[j];
-                sumSq[j] += (w?[i] ?? 1) * d * d;
-            }
-        }
-        comm?.Sum<double>(sumSq);
-        for (int j = 0; j < k; j++)
-        {
-            double sd = Math.Sqrt(sumSq[j] / sums[j]);
-            mean[j] = (float)mu[j];
-            scale[j] = sd > 1e-12 && double.IsFinite(sd) ? (float)sd : 1;
-        }
-        return (mean, scale);
-    }
-
     /// <summary>The options data-parallel training cannot take, refused before any rank reads its shard.</summary>
     private static void CheckDistributed(BackpropTrainerOptions o, bool continued)
     {
@@ -727,12 +717,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         Span<double> v = [value];
         comm.Sum(v);
         return v[0];
-    }
-
-    private static void Standardize(float[] targets, float[] mean, float[] scale)
-    {
-        int k = mean.Length;
-        for (int i = 0; i < targets.Length; i++) targets[i] = (targets[i] - mean[i % k]) / scale[i % k];
     }
 
     private static TrainingData<float> ToTrainingData(TrainingSetReader r) => r.IsSparse

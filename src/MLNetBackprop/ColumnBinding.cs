@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetBackprop.Heads;
 
 namespace MLNetBackprop;
 
@@ -7,19 +8,22 @@ namespace MLNetBackprop;
 internal sealed class ColumnBinding
 {
     private ColumnBinding(DataViewSchema.Column features, DataViewSchema.Column label, DataViewSchema.Column? weight,
-        BackpropTask task, int outputCount)
+        TaskHead head, int outputCount)
     {
         Features = features;
         Label = label;
         Weight = weight;
-        Task = task;
+        Head = head;
         OutputCount = outputCount;
     }
 
     public DataViewSchema.Column Features { get; }
     public DataViewSchema.Column Label { get; }
     public DataViewSchema.Column? Weight { get; }
-    public BackpropTask Task { get; }
+    public BackpropTask Task => Head.Task;
+
+    /// <summary>What the task does with the label and the network's outputs.</summary>
+    public TaskHead Head { get; }
 
     /// <summary>Output units: 1 for binary and scalar regression, K for multiclass and multi-output regression.</summary>
     public int OutputCount { get; }
@@ -39,8 +43,8 @@ internal sealed class ColumnBinding
                 throw new ArgumentException(
                     $"Column '{w}' (the example weight column) has type {weight.Value.Type}; expected Single.", nameof(options.ExampleWeightColumnName));
         }
-        var (task, k) = ResolveTask(label.Name, label.Type, options.Task);
-        return new ColumnBinding(features, label, weight, task, k);
+        var (head, k) = ResolveTask(label.Name, label.Type, options.Task);
+        return new ColumnBinding(features, label, weight, head, k);
     }
 
     public static DataViewSchema.Column FindFeatures(DataViewSchema schema, string name, string role)
@@ -67,45 +71,25 @@ internal sealed class ColumnBinding
                 $"Column '{name}' (the {what} column) was not found in the {role}. Its columns are: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.");
     }
 
-    /// <summary>Decides the task from the label type and the requested task; K is the number of output units.</summary>
-    public static (BackpropTask Task, int OutputCount) ResolveTask(string labelName, DataViewType type, BackpropTask requested)
+    /// <summary>
+    /// Decides the task's head from the label type and the requested task; K is the number of output units. Auto follows
+    /// the type (Single is regression, though binary takes it too); a forced task's head checks that the type fits.
+    /// </summary>
+    public static (TaskHead Head, int OutputCount) ResolveTask(string labelName, DataViewType type, BackpropTask requested)
     {
-        bool isBool = type == BooleanDataViewType.Instance;
-        bool isSingle = type == NumberDataViewType.Single;
-        var key = type as KeyDataViewType;
         bool isVector = type is VectorDataViewType { ItemType: var it, IsKnownSize: true } && it == NumberDataViewType.Single;
-        string Bad(string expected) =>
-            $"Column '{labelName}' (the label column) has type {type}; {expected}.";
-
-        switch (requested)
+        TaskHead head = requested switch
         {
-            case BackpropTask.Auto:
-                if (isBool) return (BackpropTask.BinaryClassification, 1);
-                if (key is not null) return (BackpropTask.MulticlassClassification, KeyCount(labelName, key));
-                if (isSingle) return (BackpropTask.Regression, 1);
-                if (isVector) return (BackpropTask.Regression, type.SlotCount());
-                throw new ArgumentException(Bad("expected Boolean (binary classification), a key type (multiclass), Single (regression) or a known-size vector of Single (multi-output regression)"), nameof(BackpropTrainerOptions.LabelColumnName));
-            case BackpropTask.BinaryClassification:
-                if (isBool || isSingle) return (BackpropTask.BinaryClassification, 1);
-                throw new ArgumentException(Bad("binary classification expects Boolean (or Single, where > 0 is the positive class)"), nameof(BackpropTrainerOptions.LabelColumnName));
-            case BackpropTask.MulticlassClassification:
-                if (key is not null) return (BackpropTask.MulticlassClassification, KeyCount(labelName, key));
-                throw new ArgumentException(Bad("multiclass classification expects a key type; convert the label with MapValueToKey"), nameof(BackpropTrainerOptions.LabelColumnName));
-            case BackpropTask.Regression:
-                if (isSingle) return (BackpropTask.Regression, 1);
-                if (isVector) return (BackpropTask.Regression, type.SlotCount());
-                throw new ArgumentException(Bad("regression expects Single or a known-size vector of Single"), nameof(BackpropTrainerOptions.LabelColumnName));
-            default:
-                throw new ArgumentOutOfRangeException(nameof(BackpropTrainerOptions.Task), requested, $"The option Task = {requested} is not a defined task.");
-        }
-    }
-
-    private static int KeyCount(string labelName, KeyDataViewType key)
-    {
-        if (key.Count < 2 || key.Count > 1_000_000)
-            throw new ArgumentException(
-                $"Column '{labelName}' (the label column) is a key type with {key.Count} values; multiclass classification needs a known count of at least 2 classes.",
-                nameof(BackpropTrainerOptions.LabelColumnName));
-        return (int)key.Count;
+            BackpropTask.Auto when type == BooleanDataViewType.Instance => BinaryHead.Instance,
+            BackpropTask.Auto when type is KeyDataViewType => MulticlassHead.Instance,
+            BackpropTask.Auto when type == NumberDataViewType.Single => RegressionHead.Instance,
+            BackpropTask.Auto when isVector => MultiOutputRegressionHead.Instance,
+            BackpropTask.Auto => throw new ArgumentException(
+                $"Column '{labelName}' (the label column) has type {type}; expected Boolean (binary classification), a key type (multiclass), Single (regression) or a known-size vector of Single (multi-output regression).",
+                nameof(BackpropTrainerOptions.LabelColumnName)),
+            _ when Enum.IsDefined(requested) => TaskHead.For(requested, vectorLabel: type is VectorDataViewType),
+            _ => throw new ArgumentOutOfRangeException(nameof(BackpropTrainerOptions.Task), requested, $"The option Task = {requested} is not a defined task."),
+        };
+        return (head, head.OutputCount(labelName, type));
     }
 }

@@ -76,7 +76,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     /// <summary>Passes read so far, the scans included (tests count them).</summary>
     public int Passes { get; private set; }
 
-    /// <summary>Regression: the targets' mean and scale over all valid rows, as <c>TargetStatistics</c> computes them in memory.</summary>
+    /// <summary>Regression: the targets' mean and scale over all valid rows, as <see cref="Heads.TaskHead.TargetScaling"/> computes them in memory.</summary>
     public (float[] Mean, float[] Scale) TargetScaling => (_mean, _scale);
 
     /// <summary>
@@ -107,8 +107,8 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     private void Scan(BackpropTrainerOptions o, double fraction, int maxHeldOut, (float[] Mean, float[] Scale)? targetScaling)
     {
         int k = TargetCount;
-        var task = _cols.Task;
-        int classes = task == BackpropTask.BinaryClassification ? 2 : task == BackpropTask.MulticlassClassification ? k : 0;
+        var head = _cols.Head;
+        int classes = head.ClassCount(k);
         var classCounts = new long[classes];
         var classWeight = new double[classes];
         double weightSum = 0;
@@ -136,7 +136,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
                 double w = rows.Weight;
                 if (classes > 0)
                 {
-                    int c = ClassOf(t);
+                    int c = head.ClassOf(t);
                     classCounts[c]++;
                     classWeight[c] += w;
                 }
@@ -154,10 +154,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
             throw new ArgumentException(Skipped == 0
                 ? $"The {Role} has no rows; the trainer needs at least one."
                 : $"All {Skipped} rows of the {Role} were invalid and skipped; the first: {FirstSkipReason}", nameof(_data));
-        if (task == BackpropTask.BinaryClassification && (classCounts[0] == 0 || classCounts[1] == 0))
-            throw new ArgumentException(
-                $"Column '{_cols.Label.Name}' (the label column) has only one class in the {Role} (every row is {(classCounts[1] > 0 ? "positive" : "negative")}); binary classification needs both.",
-                nameof(_data));
+        if (head.CheckClassCounts(classCounts, _cols.Label.Name, Role) is { } untrainable) throw new ArgumentException(untrainable, nameof(_data));
         if (_cols.Weight is { } wc && weightSum <= 0)
             throw new ArgumentException($"Column '{wc.Name}': the example weights of the {Role} sum to zero.", nameof(_data));
         Count = valid - (_heldOut?.Count ?? 0);
@@ -179,9 +176,9 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
                 throw new ArgumentException("With the class weights, the training rows' weights sum to zero: give a class present in the training data a positive weight.",
                     o.ClassWeights is not null ? nameof(o.ClassWeights) : nameof(o.BalanceClasses));
         }
-        if (task == BackpropTask.Regression && targetScaling is { } given)
+        if (head.ScalesTargets && targetScaling is { } given)
             (_mean, _scale) = (given.Mean.ToArray(), given.Scale.ToArray());
-        else if (task == BackpropTask.Regression)
+        else if (head.ScalesTargets)
         {
             _mean = new float[k];
             _scale = new float[k];
@@ -273,9 +270,6 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
         return true;
     }
 
-    private int ClassOf(ReadOnlySpan<float> t) =>
-        _cols.Task == BackpropTask.BinaryClassification ? (t[0] > 0.5f ? 1 : 0) : System.Numerics.Tensors.TensorPrimitives.IndexOfMax(t);
-
     /// <summary>A uniform draw in [0, 1) fixed by the row id and the seed: the same row is held out in every pass.</summary>
     private double HeldOutDraw(DataViewRowId id)
     {
@@ -292,7 +286,7 @@ internal sealed class DataViewTrainingStream : ITrainingDataStream<float>
     private float TransformRow(Span<float> target, float weight)
     {
         for (int j = 0; j < _mean.Length; j++) target[j] = (target[j] - _mean[j]) / _scale[j];
-        return _classFactor is null ? weight : (float)(weight * _classFactor[ClassOf(target)]);
+        return _classFactor is null ? weight : (float)(weight * _classFactor[_cols.Head.ClassOf(target)]);
     }
 
     /// <summary>

@@ -109,32 +109,7 @@ internal static class PipelineFeatureImportance
                 nameof(data));
         ours.GetOutputSchema(input.Schema); // names the feature column when it is missing or of the wrong size
         var names = FeatureNames(input.Schema[ours.FeatureColumnName], ours.Model.InputSize);
-        switch (ours.Task)
-        {
-            case BackpropTask.BinaryClassification:
-            {
-                var stats = ml.BinaryClassification.PermutationFeatureImportance(ours, input, label, numberOfExamplesToUse: numberOfExamplesToUse,
-                    permutationCount: permutationCount);
-                return new(ours.Task, nameof(BinaryClassificationMetrics.AreaUnderRocCurve),
-                    Rows(names, stats.Select(s => s.AreaUnderRocCurve)), stats, default, default);
-            }
-            case BackpropTask.MulticlassClassification:
-            {
-                var stats = ml.MulticlassClassification.PermutationFeatureImportance(ours, input, label, numberOfExamplesToUse: numberOfExamplesToUse,
-                    permutationCount: permutationCount);
-                return new(ours.Task, nameof(MulticlassClassificationMetrics.MicroAccuracy),
-                    Rows(names, stats.Select(s => s.MicroAccuracy)), default, stats, default);
-            }
-            default:
-            {
-                if (ours.Model.VectorOutput)
-                    throw new NotSupportedException(
-                        $"Permutation feature importance is not available for multi-output regression (the label '{label}' is a vector): ML.NET's regression evaluator scores one output.");
-                var stats = ml.Regression.PermutationFeatureImportance(ours, input, label, numberOfExamplesToUse: numberOfExamplesToUse,
-                    permutationCount: permutationCount);
-                return new(ours.Task, nameof(RegressionMetrics.RSquared), Rows(names, stats.Select(s => s.RSquared)), default, default, stats);
-            }
-        }
+        return ours.Model.Head.PermutationImportance(ml, ours, input, label, numberOfExamplesToUse, permutationCount, names);
     }
 
     private static string[] FeatureNames(DataViewSchema.Column features, int count)
@@ -145,8 +120,4 @@ internal static class PipelineFeatureImportance
             result[i] = names is not null && !string.IsNullOrEmpty(names[i]) ? names[i] : string.Create(CultureInfo.InvariantCulture, $"{features.Name}[{i}]");
         return result;
     }
-
-    // ML.NET reports permuted − original; the importance is the drop, original − permuted.
-    private static FeatureImportance[] Rows(string[] names, IEnumerable<MetricStatistics> deltas) =>
-        deltas.Select((d, i) => new FeatureImportance(i, names[i], -d.Mean, d.StandardDeviation, d.StandardError)).ToArray();
 }

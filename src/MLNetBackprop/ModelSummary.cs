@@ -23,7 +23,7 @@ internal static class ModelSummary
     {
         var sb = new StringBuilder();
         string outputs = m.OutputSize == 1 ? "1 output" : string.Create(Inv, $"{m.OutputSize} outputs");
-        sb.Append(Inv, $"Backprop network: {TaskName(m)}, {m.InputSize} inputs → {outputs}").AppendLine();
+        sb.Append(Inv, $"Backprop network: {m.Head.Describe(m.OutputSize)}, {m.InputSize} inputs → {outputs}").AppendLine();
         var sizes = m.LayerSizes;
         var acts = m.Activations;
         var rows = new List<string[]> { new[] { "Layer", "Units", "Activation", "Parameters" }, new[] { "input", Count(sizes[0]), "", "" } };
@@ -39,7 +39,7 @@ internal static class ModelSummary
         sb.Append(Inv, $"Total parameters: {Count(total)} ({Count(total - Biases(sizes))} weights, {Count(Biases(sizes))} biases)").AppendLine();
         if (m.ClassNameArray.Length > 0)
             sb.Append("Classes: ").AppendJoin(", ", m.ClassNameArray).AppendLine();
-        if (m.Task == BackpropTask.Regression && m.Mean.Length > 0)
+        if (m.Head.ScalesTargets && m.Mean.Length > 0)
             sb.Append("Targets: prediction = output × ").Append(Join(m.Scale)).Append(" + ").Append(Join(m.Mean)).AppendLine();
         return sb.ToString().TrimEnd();
     }
@@ -48,7 +48,7 @@ internal static class ModelSummary
     {
         var sb = new StringBuilder();
         var o = t.Options;
-        sb.Append(Inv, $"BackpropTransformer: {TaskName(t.Model)} of '{t.LabelColumnName}' from '{t.FeatureColumnName}' ({t.Model.InputSize} features)").AppendLine();
+        sb.Append(Inv, $"BackpropTransformer: {t.Model.Head.Describe(t.Model.OutputSize)} of '{t.LabelColumnName}' from '{t.FeatureColumnName}' ({t.Model.InputSize} features)").AppendLine();
         sb.AppendLine(Describe(t.Model));
         sb.Append("Trained with: ").Append(Optimizer(o)).Append(", loss ").Append(o.Loss?.ToString() ?? "default")
           .Append(", ").Append(WeightDecay(t)).AppendLine();
@@ -94,14 +94,6 @@ internal static class ModelSummary
         foreach (var v in buffer.DenseValues()) names[i++] = v.ToString();
         return names.All(string.IsNullOrEmpty) ? null : names;
     }
-
-    private static string TaskName(BackpropModelParameters m) => m.Task switch
-    {
-        BackpropTask.BinaryClassification => "binary classification",
-        BackpropTask.MulticlassClassification => string.Create(Inv, $"multiclass classification ({m.OutputSize} classes)"),
-        BackpropTask.Regression when m.VectorOutput => string.Create(Inv, $"regression ({m.OutputSize} outputs)"),
-        _ => "regression",
-    };
 
     private static string Optimizer(BackpropTrainerOptions o)
     {

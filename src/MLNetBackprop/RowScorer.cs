@@ -19,7 +19,6 @@ internal sealed class RowScorer
     private readonly float[] _logits;
     private readonly string _featureName;
     private VBuffer<float> _buffer;
-    private float _logit;
     private long _scoredPosition = -1;
 
     public RowScorer(BackpropModelParameters model, DataViewRow input, DataViewSchema.Column featureColumn)
@@ -34,7 +33,16 @@ internal sealed class RowScorer
         _logits = new float[_net.OutputSize];
     }
 
-    private void Ensure()
+    public BackpropModelParameters Model => _model;
+
+    /// <summary>The current row's outputs, in the task's scale (<see cref="Heads.TaskHead.MapOutputs"/>); valid after <see cref="Ensure"/>.</summary>
+    public float[] Output => _output;
+
+    /// <summary>The current row's output pre-activations; valid after <see cref="Ensure"/>.</summary>
+    public float[] Logits => _logits;
+
+    /// <summary>Scores the input's current row, unless it is the row scored last.</summary>
+    public void Ensure()
     {
         long pos = _input.Position;
         if (pos == _scoredPosition && pos >= 0) return;
@@ -47,48 +55,10 @@ internal sealed class RowScorer
             _predictor.Predict(values, _output, _logits);
         else
             _predictor.PredictSparse(_buffer.GetIndices(), values, _output, _logits);
-        if (_model.Task == BackpropTask.BinaryClassification)
-            _logit = _net.OutputActivation == Activation.Sigmoid ? _logits[0] : _output[0];
-        else if (_model.Task == BackpropTask.Regression)
-        {
-            var mean = _model.Mean;
-            var scale = _model.Scale;
-            for (int k = 0; k < _output.Length; k++) _output[k] = _output[k] * scale[k] + mean[k];
-        }
+        _model.Head.MapOutputs(_model, _output);
         _scoredPosition = pos;
     }
 
-    /// <summary>The getter of output column <paramref name="name"/> (one of <see cref="OutputSchema.ColumnNames"/>).</summary>
-    public Delegate MakeGetter(string name)
-    {
-        switch (_model.Task, name)
-        {
-            case (BackpropTask.BinaryClassification, OutputSchema.Score):
-                return (ValueGetter<float>)((ref float v) => { Ensure(); v = _logit; });
-            case (BackpropTask.BinaryClassification, OutputSchema.Probability):
-                return (ValueGetter<float>)((ref float v) => { Ensure(); v = _output[0]; });
-            case (BackpropTask.BinaryClassification, OutputSchema.PredictedLabel):
-                return (ValueGetter<bool>)((ref bool v) => { Ensure(); v = _output[0] > 0.5f; });
-            case (BackpropTask.MulticlassClassification, OutputSchema.PredictedLabel):
-                return (ValueGetter<uint>)((ref uint v) =>
-                {
-                    Ensure();
-                    int best = -1;
-                    float max = float.NegativeInfinity;
-                    for (int k = 0; k < _output.Length; k++)
-                        if (_output[k] > max) { max = _output[k]; best = k; }
-                    v = (uint)(best + 1);
-                });
-            case (BackpropTask.Regression, OutputSchema.Score) when _output.Length == 1 && _model.IsScalarRegression:
-                return (ValueGetter<float>)((ref float v) => { Ensure(); v = _output[0]; });
-            default:
-                return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
-                {
-                    Ensure();
-                    var editor = VBufferEditor.Create(ref v, _output.Length);
-                    _output.CopyTo(editor.Values);
-                    v = editor.Commit();
-                });
-        }
-    }
+    /// <summary>The getter of output column <paramref name="name"/> (one of the head's <see cref="Heads.TaskHead.ColumnNames"/>).</summary>
+    public Delegate MakeGetter(string name) => _model.Head.MakeGetter(this, name);
 }

@@ -17,9 +17,9 @@ internal sealed class ScoringSchema
                 $"Column '{Features.Name}' (the feature column) has {size} slots; the model was trained on {Model.InputSize}.", nameof(input));
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(input);
-        OutputSchema.AddColumns(builder, Model.Task, Model.OutputSize, Model.VectorOutput, transformer.LabelAnnotations, Model.ClassNameArray);
+        Model.Head.AddColumns(builder, Model.OutputSize, transformer.LabelAnnotations, Model.ClassNameArray);
         Output = builder.ToSchema();
-        Names = OutputSchema.ColumnNames(Model.Task);
+        Names = Model.Head.ColumnNames;
     }
 
     public BackpropModelParameters Model { get; }

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetBackprop.Heads;
 
 namespace MLNetBackprop;
 
@@ -10,14 +11,6 @@ namespace MLNetBackprop;
 /// </summary>
 internal sealed class TrainingSetReader
 {
-    /// <summary>
-    /// The largest |regression target| accepted: float's largest value / 1000 (≈ 3.4e35). Predictions are mapped back as
-    /// network output × scale + mean in float; with every |y| within this bound, the mean and the scale are too (the scale
-    /// at most twice it), so a prediction overflows only if the network's standardized output passes about ±500, far beyond
-    /// any target it was fitted to. Nearer float's range (±3.4e38) ordinary rows would score ±∞.
-    /// </summary>
-    public const float MaxRegressionTarget = float.MaxValue / 1000;
-
     public int Count { get; private set; }
     public int FeatureCount { get; }
     public int TargetCount { get; }
@@ -43,7 +36,7 @@ internal sealed class TrainingSetReader
 
     /// <summary>
     /// Reads every row. A NaN or infinite feature, label or weight, a missing key label, a regression target beyond
-    /// ±<see cref="MaxRegressionTarget"/> or a negative weight throws an
+    /// ±<see cref="RegressionHead.MaxRegressionTarget"/> or a negative weight throws an
     /// <see cref="InvalidOperationException"/> naming the column, row and slot, or with <paramref name="skipInvalidRows"/>
     /// drops the row and counts it in <see cref="Skipped"/>.
     /// </summary>
@@ -130,11 +123,7 @@ internal sealed class TrainingSetReader
             throw new ArgumentException(Skipped == 0
                 ? $"The {role} has no rows; the trainer needs at least one."
                 : $"All {Skipped} rows of the {role} were invalid and skipped; the first: {FirstSkipReason}", nameof(data));
-        var t = targets.Span;
-        if (cols.Task == BackpropTask.BinaryClassification && t.Length > 0 && !t.ContainsAnyExcept(t[0]))
-            throw new ArgumentException(
-                $"Column '{cols.Label.Name}' (the label column) has only one class in the {role} (every row is {(t[0] > 0 ? "positive" : "negative")}); binary classification needs both.",
-                nameof(data));
+        if (cols.Head.CheckTargets(targets.Span, cols.Label.Name, role) is { } untrainable) throw new ArgumentException(untrainable, nameof(data));
         if (weights is not null && Sum(weights.Span) <= 0)
             throw new ArgumentException($"Column '{cols.Weight!.Value.Name}': the example weights of the {role} sum to zero.", nameof(data));
 
@@ -177,7 +166,7 @@ internal sealed class TrainingSetReader
     {
         private readonly DataViewRowCursor _cursor;
         private readonly ValueGetter<VBuffer<float>> _featureGetter;
-        private readonly LabelReader _labelReader;
+        private readonly TaskHead.LabelReader _labelReader;
         private readonly ValueGetter<float>? _weightGetter;
         private readonly ValueGetter<DataViewRowId>? _idGetter;
         private readonly ColumnBinding _cols;
@@ -193,7 +182,7 @@ internal sealed class TrainingSetReader
             if (cols.Weight is { } wc) needed.Add(wc);
             _cursor = shuffle is null ? data.GetRowCursor(needed) : data.GetRowCursor(needed, shuffle);
             _featureGetter = _cursor.GetGetter<VBuffer<float>>(cols.Features);
-            _labelReader = MakeLabelReader(_cursor, cols);
+            _labelReader = cols.Head.MakeLabelReader(_cursor, cols.Label, cols.OutputCount);
             _weightGetter = cols.Weight is { } w ? _cursor.GetGetter<float>(w) : null;
             _idGetter = withIds ? _cursor.GetIdGetter() : null;
             Target = new float[cols.OutputCount];
@@ -268,89 +257,4 @@ internal sealed class TrainingSetReader
     private static string NonFinite(string column, long row, int slot, float value, string role) =>
         $"Column '{column}' row {row} slot {slot} is {(float.IsNaN(value) ? "NaN" : value.ToString(System.Globalization.CultureInfo.InvariantCulture))} in the {role}; " +
         "features must be finite (impute missing values, e.g. with ReplaceMissingValues).";
-
-    private static string TooLarge(string column, long row, int? slot, float value)
-    {
-        string where = slot is { } j ? $"row {row} slot {j}" : $"row {row}";
-        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"Column '{column}' (the label) {where} is {value:R}; regression targets must lie within ±{MaxRegressionTarget:G2} (float's largest value / 1000), so that predictions mapped back to the label's scale cannot overflow. Rescale the label, e.g. divide it by a power of ten.");
-    }
-
-    /// <summary>Reads the current row's label into the target vector; returns a description of the problem, or null.</summary>
-    private delegate string? LabelReader(long row, float[] target);
-
-    private static LabelReader MakeLabelReader(DataViewRowCursor cursor, ColumnBinding cols)
-    {
-        var label = cols.Label;
-        string name = label.Name;
-        int k = cols.OutputCount;
-        switch (cols.Task)
-        {
-            case BackpropTask.BinaryClassification when label.Type == BooleanDataViewType.Instance:
-            {
-                var g = cursor.GetGetter<bool>(label);
-                bool v = false;
-                return (row, t) => { g(ref v); t[0] = v ? 1 : 0; return null; };
-            }
-            case BackpropTask.BinaryClassification:
-            {
-                var g = cursor.GetGetter<float>(label);
-                float v = 0;
-                return (row, t) =>
-                {
-                    g(ref v);
-                    if (float.IsNaN(v)) return $"Column '{name}' (the label) row {row} is NaN.";
-                    t[0] = v > 0 ? 1 : 0;
-                    return null;
-                };
-            }
-            case BackpropTask.MulticlassClassification:
-            {
-                var g = cursor.GetGetter<uint>(label);
-                uint v = 0;
-                return (row, t) =>
-                {
-                    g(ref v);
-                    if (v == 0 || v > k)
-                        return v == 0
-                            ? $"Column '{name}' (the label) row {row} is a missing key value; filter or impute such rows."
-                            : $"Column '{name}' (the label) row {row} has key {v}, outside 1..{k}.";
-                    Array.Clear(t);
-                    t[v - 1] = 1;
-                    return null;
-                };
-            }
-            case BackpropTask.Regression when k == 1 && label.Type is not VectorDataViewType:
-            {
-                var g = cursor.GetGetter<float>(label);
-                float v = 0;
-                return (row, t) =>
-                {
-                    g(ref v);
-                    if (!float.IsFinite(v)) return $"Column '{name}' (the label) row {row} is {v}; regression targets must be finite.";
-                    if (Math.Abs(v) > MaxRegressionTarget) return TooLarge(name, row, null, v);
-                    t[0] = v;
-                    return null;
-                };
-            }
-            default:
-            {
-                var g = cursor.GetGetter<VBuffer<float>>(label);
-                var v = default(VBuffer<float>);
-                return (row, t) =>
-                {
-                    g(ref v);
-                    if (v.Length != k) throw new InvalidOperationException($"Column '{name}' (the label) row {row} has {v.Length} slots; expected {k}.");
-                    v.CopyTo(t);
-                    for (int j = 0; j < k; j++)
-                    {
-                        if (!float.IsFinite(t[j]))
-                            return $"Column '{name}' (the label) row {row} slot {j} is {t[j]}; regression targets must be finite.";
-                        if (Math.Abs(t[j]) > MaxRegressionTarget) return TooLarge(name, row, j, t[j]);
-                    }
-                    return null;
-                };
-            }
-        }
-    }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using MLNetBackprop.Heads;
 using MLNetBackprop.Interop;
 
 namespace MLNetBackprop;
@@ -52,7 +53,7 @@ internal sealed class ComparisonRunner
     public ComparisonResult Run(IDataView data, IDataView? test)
     {
         var o = _options;
-        var (task, multiOutput) = ResolveTask(data.Schema);
+        var head = ResolveTask(data.Schema);
         bool crossValidate = test is null && o.Protocol == ComparisonProtocol.CrossValidation;
         int? seed = null;
         IDataView train = data;
@@ -81,8 +82,8 @@ internal sealed class ComparisonRunner
         int foldCount = crossValidate ? o.NumberOfFolds : 1;
         var inputShape = SchemaShapes.FromSchema(data.Schema);
         var rows = new List<ComparisonRow>();
-        bool anyLogLoss = task == BackpropTask.MulticlassClassification;
-        MultiOutputRegressionMetrics? multiOutputMetrics = null;
+        bool anyLogLoss = false;
+        object? firstMetrics = null;
         for (int c = 0; c < _candidates.Length; c++)
         {
             var (name, trainer) = _candidates[c];
@@ -94,14 +95,13 @@ internal sealed class ComparisonRunner
             try
             {
                 var pipeline = Pipeline(timed);
-                if (multiOutput) CheckMultiOutputCandidate(name, pipeline, data.Schema);
-                bool calibrated = task == BackpropTask.BinaryClassification
-                    && pipeline.GetOutputSchema(inputShape).Any(col => col.Name == "Probability");
-                anyLogLoss |= calibrated;
-                var folds = multiOutput
-                    ? (crossValidate ? CrossValidateMultiOutput(data, pipeline, seed!.Value) : [FitAndEvaluateMultiOutput(train, test!, pipeline)])
-                    : crossValidate ? CrossValidate(task, calibrated, data, pipeline, seed!.Value) : [FitAndEvaluate(task, calibrated, train, test!, pipeline)];
-                multiOutputMetrics ??= folds[0].Metrics as MultiOutputRegressionMetrics;
+                head.CheckCandidate(name, pipeline, data.Schema, o.LabelColumnName);
+                bool calibrated = head.IsCalibrated(pipeline.GetOutputSchema(inputShape));
+                anyLogLoss |= head.HasLogLoss(calibrated);
+                var folds = crossValidate
+                    ? head.CrossValidate(_ml, data, pipeline, o.NumberOfFolds, o.LabelColumnName, o.SamplingKeyColumnName, seed!.Value, calibrated)
+                    : [FitAndEvaluate(head, calibrated, train, test!, pipeline)];
+                firstMetrics ??= folds[0].Metrics;
                 var perFold = folds.Select(f => TaskMetrics.Read(f.Metrics)).ToArray();
                 var metrics = perFold[0].Select((m, i) => new MetricSummary(m.Name, perFold.Select(f => f[i].Value).ToArray())).ToArray();
                 double throughput = MeasureScoring(folds.Select(f => f.Scored).ToArray(), o.ScoringMeasurementTime);
@@ -114,15 +114,9 @@ internal sealed class ComparisonRunner
             rows.Add(row);
             o.Progress?.Invoke(new ComparisonProgress(name, index, _candidates.Length, foldCount, foldCount, null, row));
         }
-        if (multiOutput)
-        {
-            // The metric names (one R² per output, by the label's slot names) come from the first candidate that was evaluated.
-            string what = multiOutputMetrics is null ? "multi-output regression" : string.Create(CultureInfo.InvariantCulture,
-                $"multi-output regression ({multiOutputMetrics.OutputCount} outputs: {string.Join(", ", multiOutputMetrics.OutputNames)})");
-            return new ComparisonResult(task, $"{what}, {protocol}", TaskMetrics.MultiOutputNames(multiOutputMetrics), foldCount, rows,
-                multiOutputMetrics?.OutputCount ?? 0);
-        }
-        return new ComparisonResult(task, $"{TaskName(task)}, {protocol}", TaskMetrics.Names(task, anyLogLoss), foldCount, rows, 1);
+        // The multi-output metric names (one R² per output, by the label's slot names) come from the first candidate that was evaluated.
+        return new ComparisonResult(head.Task, $"{head.ComparisonName(firstMetrics)}, {protocol}", head.MetricNames(anyLogLoss, firstMetrics), foldCount, rows,
+            head.ComparisonOutputs(firstMetrics));
     }
 
     /// <summary>featurization.Append(trainer), keeping the featurization chain's cache checkpoints (see <see cref="EstimatorChains"/>).</summary>
@@ -131,14 +125,8 @@ internal sealed class ComparisonRunner
     private static string Rows(IDataView data) =>
         data.GetRowCount() is { } n ? string.Create(CultureInfo.InvariantCulture, $", {n:N0} rows") : "";
 
-    private static string TaskName(BackpropTask task) => task switch
-    {
-        BackpropTask.BinaryClassification => "binary classification",
-        BackpropTask.MulticlassClassification => "multiclass classification",
-        _ => "regression",
-    };
-
-    private (BackpropTask Task, bool MultiOutput) ResolveTask(DataViewSchema schema)
+    /// <summary>The head of the comparison's task: the option, or the one the featurized label's type implies.</summary>
+    private TaskHead ResolveTask(DataViewSchema schema)
     {
         string label = _options.LabelColumnName;
         var shape = _featurization.GetOutputSchema(SchemaShapes.FromSchema(schema));
@@ -148,84 +136,26 @@ internal sealed class ComparisonRunner
                 $"Column '{label}' (the label column) is not in the featurized data. Its columns are: {string.Join(", ", shape.Select(c => $"'{c.Name}'"))}.",
                 "options");
         bool vectorOfSingle = column.Kind == SchemaShape.Column.VectorKind.Vector && column.ItemType == NumberDataViewType.Single && !column.IsKey;
-        if (_options.Task != BackpropTask.Auto) return (_options.Task, _options.Task == BackpropTask.Regression && vectorOfSingle);
+        if (_options.Task != BackpropTask.Auto) return TaskHead.For(_options.Task, vectorOfSingle);
         if (column.Kind == SchemaShape.Column.VectorKind.Scalar)
         {
-            if (column.IsKey) return (BackpropTask.MulticlassClassification, false);
-            if (column.ItemType == BooleanDataViewType.Instance) return (BackpropTask.BinaryClassification, false);
-            if (column.ItemType == NumberDataViewType.Single) return (BackpropTask.Regression, false);
+            if (column.IsKey) return MulticlassHead.Instance;
+            if (column.ItemType == BooleanDataViewType.Instance) return BinaryHead.Instance;
+            if (column.ItemType == NumberDataViewType.Single) return RegressionHead.Instance;
         }
-        if (vectorOfSingle) return (BackpropTask.Regression, true);
+        if (vectorOfSingle) return MultiOutputRegressionHead.Instance;
         throw new ArgumentException(
             $"Column '{label}' (the label column) is {(column.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : "a vector of ")}{column.ItemType} after the featurization; " +
             "the evaluators need Boolean (binary classification), a key (multiclass, use MapValueToKey), Single (regression) or a known-size vector of Single (multi-output regression). Set ComparisonOptions.Task to force one.",
             "options");
     }
 
-    private (object Metrics, ITransformer Model, IDataView Scored)[] CrossValidate(BackpropTask task, bool calibrated, IDataView data,
-        IEstimator<ITransformer> pipeline, int seed)
-    {
-        var o = _options;
-        string label = o.LabelColumnName, key = o.SamplingKeyColumnName!;
-        int k = o.NumberOfFolds;
-        return task switch
-        {
-            BackpropTask.BinaryClassification when calibrated => _ml.BinaryClassification.CrossValidate(data, pipeline, k, label, key, seed)
-                .Select(r => ((object)r.Metrics, r.Model, r.ScoredHoldOutSet)).ToArray(),
-            BackpropTask.BinaryClassification => _ml.BinaryClassification.CrossValidateNonCalibrated(data, pipeline, k, label, key, seed)
-                .Select(r => ((object)r.Metrics, r.Model, r.ScoredHoldOutSet)).ToArray(),
-            BackpropTask.MulticlassClassification => _ml.MulticlassClassification.CrossValidate(data, pipeline, k, label, key, seed)
-                .Select(r => ((object)r.Metrics, r.Model, r.ScoredHoldOutSet)).ToArray(),
-            _ => _ml.Regression.CrossValidate(data, pipeline, k, label, key, seed)
-                .Select(r => ((object)r.Metrics, r.Model, r.ScoredHoldOutSet)).ToArray(),
-        };
-    }
-
-    private (object Metrics, ITransformer Model, IDataView Scored) FitAndEvaluate(BackpropTask task, bool calibrated, IDataView train, IDataView test,
+    private (object Metrics, ITransformer Model, IDataView Scored) FitAndEvaluate(TaskHead head, bool calibrated, IDataView train, IDataView test,
         IEstimator<ITransformer> pipeline)
     {
         var model = pipeline.Fit(train);
         var scored = model.Transform(test);
-        string label = _options.LabelColumnName;
-        object metrics = task switch
-        {
-            BackpropTask.BinaryClassification when calibrated => _ml.BinaryClassification.Evaluate(scored, label),
-            BackpropTask.BinaryClassification => _ml.BinaryClassification.EvaluateNonCalibrated(scored, label),
-            BackpropTask.MulticlassClassification => _ml.MulticlassClassification.Evaluate(scored, label),
-            _ => _ml.Regression.Evaluate(scored, label),
-        };
-        return (metrics, model, scored);
-    }
-
-    /// <summary>
-    /// A multi-output comparison needs a candidate whose Score has one value per label output. ML.NET's regressors reject a
-    /// vector label: say so by name, and point at the per-output wrapper, instead of ML.NET's bare schema mismatch.
-    /// </summary>
-    private void CheckMultiOutputCandidate(string name, IEstimator<ITransformer> pipeline, DataViewSchema input)
-    {
-        try
-        {
-            MultiOutputRegressionCatalogExtensions.CheckOutputShape(pipeline, input, _options.LabelColumnName);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            throw new ArgumentException(
-                $"Candidate '{name}' cannot fit the vector label '{_options.LabelColumnName}' (multi-output regression): {e.Message}" +
-                (e.Message.Contains("PerOutputRegression", StringComparison.Ordinal) ? ""
-                    : " To compare a one-output regressor, fit one per output with mlContext.Backprop().PerOutputRegression(label => ...)."),
-                "candidates", e);
-        }
-    }
-
-    private (object Metrics, ITransformer Model, IDataView Scored)[] CrossValidateMultiOutput(IDataView data, IEstimator<ITransformer> pipeline, int seed) =>
-        MultiOutputRegressionCatalogExtensions.CrossValidateCore(_ml, data, pipeline, _options.NumberOfFolds, _options.LabelColumnName, _options.SamplingKeyColumnName, seed)
-            .Select(r => ((object)r.Metrics, r.Model, r.ScoredHoldOutSet)).ToArray();
-
-    private (object Metrics, ITransformer Model, IDataView Scored) FitAndEvaluateMultiOutput(IDataView train, IDataView test, IEstimator<ITransformer> pipeline)
-    {
-        var model = pipeline.Fit(train);
-        var scored = model.Transform(test);
-        return (MultiOutputRegressionEvaluator.Evaluate(scored, _options.LabelColumnName, "Score"), model, scored);
+        return (head.Evaluate(_ml, scored, _options.LabelColumnName, calibrated), model, scored);
     }
 
     /// <summary>Rows per second of one cursor reading the Score column, over repeated passes until the time budget is spent.</summary>

@@ -2,7 +2,7 @@ using Microsoft.ML.Data;
 
 namespace MLNetBackprop;
 
-/// <summary>The metrics a comparison reports for each task, read from ML.NET's metric objects.</summary>
+/// <summary>The metrics a comparison reports, read from ML.NET's metric objects; which a task reports is its head's (<see cref="Heads.TaskHead.MetricNames"/>).</summary>
 internal static class TaskMetrics
 {
     public const string Auc = "AUC";
@@ -20,21 +20,8 @@ internal static class TaskMetrics
 
     public static bool HigherIsBetter(string metric) => !LowerIsBetter.Contains(metric);
 
-    /// <summary>The metric names of <paramref name="task"/>, the primary one first.</summary>
-    public static string[] Names(BackpropTask task, bool withLogLoss) => task switch
-    {
-        BackpropTask.BinaryClassification => withLogLoss ? [Auc, Accuracy, F1, Auprc, LogLoss] : [Auc, Accuracy, F1, Auprc],
-        BackpropTask.MulticlassClassification => [MicroAccuracy, MacroAccuracy, LogLoss],
-        BackpropTask.Regression => [RSquared, Rmse, Mae],
-        _ => throw new ArgumentOutOfRangeException(nameof(task), task, "No metrics for this task."),
-    };
-
     /// <summary>The name of one output's R² in a multi-output comparison, e.g. "RSquared[NitricOxides]".</summary>
     public static string PerOutputRSquared(string output) => $"{RSquared}[{output}]";
-
-    /// <summary>Multi-output regression: the averaged RSquared, RMSE, MAE, then each output's RSquared (none known when no candidate was evaluated).</summary>
-    public static string[] MultiOutputNames(MultiOutputRegressionMetrics? metrics) =>
-        [RSquared, Rmse, Mae, .. metrics?.OutputNames.Select(PerOutputRSquared) ?? []];
 
     /// <summary>Name → value for one fold's metrics object.</summary>
     public static IReadOnlyList<(string Name, double Value)> Read(object metrics) => metrics switch

@@ -99,59 +99,8 @@ internal static class OnnxExport
         }
 
         var outputs = new List<ProtoWriter>();
-        // Emits `value` (a [1|N, width] tensor) as the graph output `name`.
-        void FloatOutput(string value, string name, int width)
-        {
-            if (row)
-            {
-                nodes.Add(Node("Reshape", [value, "flat_shape"], [name]));
-                outputs.Add(ValueInfo(name, Float, [width]));
-            }
-            else
-            {
-                nodes.Add(Node("Identity", [value], [name]));
-                outputs.Add(ValueInfo(name, Float, ["N", width]));
-            }
-        }
         if (row) initializers.Add(Int64Tensor("flat_shape", [-1]));
-
-        switch (model.Task)
-        {
-            case BackpropTask.BinaryClassification:
-            {
-                FloatOutput(logit!, names.Score, 1);
-                FloatOutput(x, names.Probability, 1);
-                initializers.Add(FloatTensor("half", [], [0.5f]));
-                string greater = Fresh("greater");
-                nodes.Add(Node("Greater", [x, "half"], [greater]));
-                if (row)
-                {
-                    nodes.Add(Node("Reshape", [greater, "flat_shape"], [names.PredictedLabel]));
-                    outputs.Add(ValueInfo(names.PredictedLabel, Bool, [1]));
-                }
-                else
-                {
-                    nodes.Add(Node("Identity", [greater], [names.PredictedLabel]));
-                    outputs.Add(ValueInfo(names.PredictedLabel, Bool, ["N", 1]));
-                }
-                break;
-            }
-            case BackpropTask.MulticlassClassification:
-                FloatOutput(x, names.Score, k);
-                nodes.Add(Node("ArgMax", [x], [names.PredictedLabel], Attr.Int("axis", 1), Attr.Int("keepdims", 0)));
-                outputs.Add(ValueInfo(names.PredictedLabel, Int64, row ? [1] : ["N"]));
-                break;
-            default:
-            {
-                initializers.Add(FloatTensor("target_scale", [k], model.Scale));
-                initializers.Add(FloatTensor("target_mean", [k], model.Mean));
-                string scaled = Fresh("scaled"), score = Fresh("score");
-                nodes.Add(Node("Mul", [x, "target_scale"], [scaled]));
-                nodes.Add(Node("Add", [scaled, "target_mean"], [score]));
-                FloatOutput(score, names.Score, k);
-                break;
-            }
-        }
+        model.Head.WriteOnnxTail(new Tail(nodes, initializers, outputs, Fresh, row, names), model, logit!, x);
 
         foreach (var n in nodes) graph.Message(OnnxFields.Graph.Node, n);
         foreach (var t in initializers) graph.Message(OnnxFields.Graph.Initializer, t);
@@ -171,6 +120,60 @@ internal static class OnnxExport
             foreach (var (key, value) in metadata)
                 modelProto.Message(OnnxFields.Model.MetadataProps, new ProtoWriter().String(OnnxFields.StringStringEntry.Key, key).String(OnnxFields.StringStringEntry.Value, value));
         return modelProto.ToArray();
+    }
+
+    /// <summary>
+    /// The graph after the last layer, for the task's head to append its outputs to
+    /// (<see cref="Heads.TaskHead.WriteOnnxTail"/>): Score, and Probability and PredictedLabel where the task has them.
+    /// </summary>
+    internal sealed class Tail(List<ProtoWriter> nodes, List<ProtoWriter> initializers, List<ProtoWriter> outputs, Func<string, string> fresh,
+        bool row, Names names)
+    {
+        public Names Names => names;
+
+        /// <summary>A value name not used before in the graph.</summary>
+        public string Fresh(string stem) => fresh(stem);
+
+        public void Node(string op, string[] inputs, string output) => nodes.Add(OnnxExport.Node(op, inputs, [output]));
+
+        public void FloatConstant(string name, long[] dims, ReadOnlySpan<float> values) => initializers.Add(FloatTensor(name, dims, values));
+
+        /// <summary>Emits <paramref name="value"/> (a [1|N, width] tensor) as the graph output <paramref name="name"/>.</summary>
+        public void FloatOutput(string value, string name, int width)
+        {
+            if (row)
+            {
+                nodes.Add(OnnxExport.Node("Reshape", [value, "flat_shape"], [name]));
+                outputs.Add(ValueInfo(name, Float, [width]));
+            }
+            else
+            {
+                nodes.Add(OnnxExport.Node("Identity", [value], [name]));
+                outputs.Add(ValueInfo(name, Float, ["N", width]));
+            }
+        }
+
+        /// <summary>Emits the Boolean [1|N, 1] tensor <paramref name="value"/> as the graph output <paramref name="name"/>.</summary>
+        public void BoolOutput(string value, string name)
+        {
+            if (row)
+            {
+                nodes.Add(OnnxExport.Node("Reshape", [value, "flat_shape"], [name]));
+                outputs.Add(ValueInfo(name, Bool, [1]));
+            }
+            else
+            {
+                nodes.Add(OnnxExport.Node("Identity", [value], [name]));
+                outputs.Add(ValueInfo(name, Bool, ["N", 1]));
+            }
+        }
+
+        /// <summary>Emits the index of the largest of each row of <paramref name="value"/> (Int64) as the graph output <paramref name="name"/>.</summary>
+        public void ArgMaxOutput(string value, string name)
+        {
+            nodes.Add(OnnxExport.Node("ArgMax", [value], [name], Attr.Int("axis", 1), Attr.Int("keepdims", 0)));
+            outputs.Add(ValueInfo(name, Int64, row ? [1] : ["N"]));
+        }
     }
 
     /// <summary>Sigmoid as 1 / (1 + exp(−z)); softmax as exp(z − max z) / Σ exp(z − max z) over the last axis.</summary>

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using MLNetBackprop.Heads;
 
 namespace MLNetBackprop.Onnx;
 
@@ -36,7 +37,10 @@ internal static class PipelineOnnxCheck
             if (inputs.Count == 0 || inputs[0].Rows == 0) return; // no rows to compare (schema-only data)
             using var results = session.Run(inputs.Select(i => i.Value).ToList());
             var actual = results.ToDictionary(r => r.Name, r => r);
-            var expected = Expected(model.Transform(data), task);
+            // The columns compared are the head's: Score always; Probability and PredictedLabel where the task has them,
+            // the label compared by its type (a Boolean threshold or a key's arg max).
+            var columns = TaskHead.For(task).ColumnNames;
+            var expected = Expected(model.Transform(data), columns, out var labelType);
             int n = expected.Count;
             if (inputs.Any(i => i.Rows != n))
                 throw new InvalidOperationException($"The exported ONNX graph was fed {inputs[0].Rows} rows but Transform gave {n}; it was not written.");
@@ -47,15 +51,15 @@ internal static class PipelineOnnxCheck
             {
                 var e = expected[i];
                 for (int j = 0; j < width; j++) Compare(OutputSchema.Score, i, e.Score[j], score.GetValue(i * width + j));
-                if (task == BackpropTask.BinaryClassification)
+                if (columns.Contains(OutputSchema.Probability))
+                    Compare(OutputSchema.Probability, i, e.Probability, actual[OutputSchema.Probability].AsTensor<float>().GetValue(i));
+                if (labelType == BooleanDataViewType.Instance)
                 {
-                    float p = actual[OutputSchema.Probability].AsTensor<float>().GetValue(i);
-                    Compare(OutputSchema.Probability, i, e.Probability, p);
                     bool label = actual[OutputSchema.PredictedLabel].AsTensor<bool>().GetValue(i);
                     // A probability within the tolerance of 0.5 may fall on either side.
                     if (label != e.Label > 0 && Math.Abs(e.Probability - 0.5f) > Tolerance) Mismatch(OutputSchema.PredictedLabel, i, e.Label, label ? 1 : 0);
                 }
-                else if (task == BackpropTask.MulticlassClassification)
+                else if (labelType is KeyDataViewType)
                 {
                     long index = actual[OutputSchema.PredictedLabel].AsTensor<long>().GetValue(i);
                     var sorted = e.Score.OrderDescending().ToArray();
@@ -81,20 +85,20 @@ internal static class PipelineOnnxCheck
 
     private sealed record Row(float[] Score, float Probability, double Label);
 
-    private static List<Row> Expected(IDataView scored, BackpropTask task)
+    /// <summary>Transform's <paramref name="columns"/> per row; <paramref name="labelType"/> is PredictedLabel's type, null without one.</summary>
+    private static List<Row> Expected(IDataView scored, string[] columns, out DataViewType? labelType)
     {
         var schema = scored.Schema;
         var rows = new List<Row>();
         var score = schema[OutputSchema.Score];
-        var wanted = new List<DataViewSchema.Column> { score };
-        if (task is BackpropTask.BinaryClassification or BackpropTask.MulticlassClassification) wanted.Add(schema[OutputSchema.PredictedLabel]);
-        if (task == BackpropTask.BinaryClassification) wanted.Add(schema[OutputSchema.Probability]);
+        var wanted = columns.Select(c => schema[c]).ToList();
+        labelType = columns.Contains(OutputSchema.PredictedLabel) ? schema[OutputSchema.PredictedLabel].Type : null;
         using var cursor = scored.GetRowCursor(wanted);
         var scalar = score.Type is VectorDataViewType ? null : cursor.GetGetter<float>(score);
         var vector = score.Type is VectorDataViewType ? cursor.GetGetter<VBuffer<float>>(score) : null;
-        var probability = task == BackpropTask.BinaryClassification ? cursor.GetGetter<float>(schema[OutputSchema.Probability]) : null;
-        var boolLabel = task == BackpropTask.BinaryClassification ? cursor.GetGetter<bool>(schema[OutputSchema.PredictedLabel]) : null;
-        var keyLabel = task == BackpropTask.MulticlassClassification ? cursor.GetGetter<uint>(schema[OutputSchema.PredictedLabel]) : null;
+        var probability = columns.Contains(OutputSchema.Probability) ? cursor.GetGetter<float>(schema[OutputSchema.Probability]) : null;
+        var boolLabel = labelType == BooleanDataViewType.Instance ? cursor.GetGetter<bool>(schema[OutputSchema.PredictedLabel]) : null;
+        var keyLabel = labelType is KeyDataViewType ? cursor.GetGetter<uint>(schema[OutputSchema.PredictedLabel]) : null;
         float s = 0, p = 0;
         bool b = false;
         uint k = 0;

@@ -281,7 +281,7 @@ internal static class PipelineOnnxExport
         var used = new HashSet<string>(needed);
         foreach (var node in kept) foreach (var o in node.Outputs) used.Add(o);
 
-        var outputNames = OutputSchema.ColumnNames(network.Task);
+        var outputNames = network.Model.Head.ColumnNames;
         foreach (var name in outputNames)
             if (used.Contains(name))
                 throw new NotSupportedException(

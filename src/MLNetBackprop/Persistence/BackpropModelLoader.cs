@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Onnx;
 using MLNetBackprop.Core;
+using MLNetBackprop.Heads;
 using MLNetBackprop.Interop;
 using MLNetBackprop.Onnx;
 
@@ -237,7 +238,7 @@ internal static class BackpropModelLoader
     {
         string[]? featureNames = input.GetColumnOrNull(saved.Info.FeatureColumnName) is { } features ? ModelSummary.SlotNames(features) : null;
         DataViewSchema.Annotations? labelAnnotations = null;
-        if (saved.Info.Task == BackpropTask.MulticlassClassification && nativeOutput.GetColumnOrNull(OutputSchema.PredictedLabel) is { } predicted)
+        if (saved.Model.Head.KeyedClasses && nativeOutput.GetColumnOrNull(OutputSchema.PredictedLabel) is { } predicted)
             labelAnnotations = predicted.Annotations;
         return new BackpropTransformer(saved.Model, saved.Info.ToOptions(), saved.Info.ToHistory(), saved.Info.FeatureColumnName,
             saved.Info.LabelColumnName, labelAnnotations, featureNames);
@@ -282,7 +283,7 @@ internal static class BackpropModelLoader
         int k = network.OutputSize;
         var mean = info.TargetMean ?? [];
         var scale = info.TargetScale ?? [];
-        if (info.Task == BackpropTask.Regression && (mean.Length != k || scale.Length != k))
+        if (TaskHead.For(info.Task, info.VectorOutput).ScalesTargets && (mean.Length != k || scale.Length != k))
             throw new InvalidDataException(Bad($"{mean.Length} target means and {scale.Length} scales for {k} outputs"));
         return new BackpropModelParameters(info.Task, network, mean, scale, info.ClassNames ?? [], info.VectorOutput);
     }

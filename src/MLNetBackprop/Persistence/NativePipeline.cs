@@ -87,32 +87,10 @@ internal static class NativePipeline
     {
         var ml = new MLContext(seed: 0);
         var model = t.Model;
-        var outputs = model.Task switch
-        {
-            BackpropTask.BinaryClassification => new[] { SavedColumns.Score, SavedColumns.Probability, SavedColumns.PredictedLabel },
-            BackpropTask.MulticlassClassification => [SavedColumns.Score, SavedColumns.PredictedLabel],
-            _ => [SavedColumns.Score],
-        };
+        var outputs = model.Head.SavedOutputs;
         var steps = new List<IEstimator<ITransformer>> { ml.Transforms.ApplyOnnxModel(outputs, [t.FeatureColumnName], onnxPath) };
         var drop = new List<string>(outputs);
-        switch (model.Task)
-        {
-            case BackpropTask.BinaryClassification:
-                steps.Add(ml.Transforms.CustomMapping(new BinaryOutputsMapping().GetMapping(), BinaryOutputsMapping.ContractName));
-                break;
-            case BackpropTask.MulticlassClassification:
-                steps.Add(ml.Transforms.CopyColumns(OutputSchema.Score, SavedColumns.Score));
-                steps.Add(ml.Transforms.CustomMapping(new ClassIndexMapping().GetMapping(), ClassIndexMapping.ContractName));
-                steps.AddRange(KeyMapping(ml, t.LabelAnnotations, model.OutputSize));
-                drop.Add(SavedColumns.ClassIndex);
-                drop.Add(SavedColumns.ClassValue);
-                break;
-            default:
-                steps.Add(model.VectorOutput
-                    ? ml.Transforms.CopyColumns(OutputSchema.Score, SavedColumns.Score)
-                    : ml.Transforms.CustomMapping(new ScalarScoreMapping().GetMapping(), ScalarScoreMapping.ContractName));
-                break;
-        }
+        steps.AddRange(model.Head.SavedMappings(ml, t, drop));
         steps.Add(ml.Transforms.DropColumns(drop.ToArray()));
 
         var definition = SchemaDefinition.Create(typeof(FeatureRow));
@@ -138,7 +116,7 @@ internal static class NativePipeline
     }
 
     /// <summary>Class index (0-based, Int64) → PredictedLabel, a key whose KeyValues are the label's.</summary>
-    private static IEnumerable<IEstimator<ITransformer>> KeyMapping(MLContext ml, DataViewSchema.Annotations? label, int k)
+    internal static IEnumerable<IEstimator<ITransformer>> KeyMapping(MLContext ml, DataViewSchema.Annotations? label, int k)
     {
         if (label?.Schema.GetColumnOrNull("KeyValues") is { Type: VectorDataViewType { ItemType: var item } } kv && kv.Type.SlotCount() == k)
         {
