@@ -44,7 +44,7 @@ internal static class OnnxExport
     {
         if (opset is < OldestOpset or > Opset) throw new ArgumentOutOfRangeException(nameof(opset), opset, $"The opset must be {OldestOpset} to {Opset}.");
         var net = model.Network;
-        int d = net.InputSize, k = net.OutputSize;
+        int d = net.InputSize;
         bool row = layout == OnnxLayout.Row;
         var graph = new ProtoWriter();
         graph.String(OnnxFields.Graph.Name, "mlnetbackprop");
