@@ -489,69 +489,14 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         _ => $"a variable-size vector of {c.ItemType}",
     };
 
-    /// <summary>Throws the first of <see cref="ValidationErrors"/>, if any.</summary>
+    /// <summary>Throws the first of <see cref="BackpropTrainerOptions.ValidationErrors"/>, if any.</summary>
     private static void Validate(BackpropTrainerOptions o)
     {
-        if (ValidationErrors(o) is [var first, ..]) throw first;
-    }
-
-    /// <summary>Every invalid option of <paramref name="o"/>, each as the exception that names it (<see cref="BackpropTrainerOptions.ValidationErrors"/>).</summary>
-    internal static List<ArgumentException> ValidationErrors(BackpropTrainerOptions o)
-    {
-        var errors = new List<ArgumentException>();
-        if (o.HiddenLayers is null) errors.Add(new ArgumentNullException(nameof(o.HiddenLayers), "The option HiddenLayers must not be null (use an empty array for no hidden layer)."));
-        else
-        {
-            bool layersValid = true;
-            for (int i = 0; i < o.HiddenLayers.Length; i++)
-                if (o.HiddenLayers[i] < 1)
-                {
-                    layersValid = false;
-                    errors.Add(new ArgumentOutOfRangeException(nameof(o.HiddenLayers), o.HiddenLayers[i], $"The option HiddenLayers[{i}] = {o.HiddenLayers[i]} must be at least 1."));
-                    break;
-                }
-            // Fewest parameters any data could give: one feature and one output. Fit checks again with the real widths.
-            if (layersValid && ParameterCount([1, .. o.HiddenLayers, 1]) is var least && least > Array.MaxLength)
-                errors.Add(new ArgumentOutOfRangeException(nameof(o.HiddenLayers), string.Create(CultureInfo.InvariantCulture,
-                $"The option HiddenLayers = [{string.Join(", ", o.HiddenLayers)}] gives a network of at least {least} parameters (with a single feature and output), more than an array can hold ({Array.MaxLength}); use fewer or narrower layers.")));
-        }
-        if (!Enum.IsDefined(o.Task)) errors.Add(new ArgumentOutOfRangeException(nameof(o.Task), o.Task, $"The option Task = {o.Task} is not a defined task."));
-        if (!Enum.IsDefined(o.Activation) || o.Activation == Activation.Softmax)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.Activation), o.Activation, $"The option Activation = {o.Activation} is not a hidden-layer activation."));
-        if (o.OutputActivation is { } oa && !Enum.IsDefined(oa))
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation."));
-        if (!Enum.IsDefined(o.DataLoading))
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.DataLoading), o.DataLoading, $"The option DataLoading = {o.DataLoading} is not a defined mode."));
-        if (!Enum.IsDefined(o.StreamingShuffle))
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.StreamingShuffle), o.StreamingShuffle, $"The option StreamingShuffle = {o.StreamingShuffle} is not a defined mode."));
-        if (o.MemoryBudgetBytes is < 1)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.MemoryBudgetBytes), o.MemoryBudgetBytes, $"The option MemoryBudgetBytes = {o.MemoryBudgetBytes} must be positive (or null for a quarter of the available memory)."));
-        if (o.StreamingBlockRows < 1)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.StreamingBlockRows), o.StreamingBlockRows, $"The option StreamingBlockRows = {o.StreamingBlockRows} must be at least 1."));
-        if (o.StreamingValidationMaxRows < 1)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.StreamingValidationMaxRows), o.StreamingValidationMaxRows, $"The option StreamingValidationMaxRows = {o.StreamingValidationMaxRows} must be at least 1."));
-        if (o.LbfgsMaxRows < 0) errors.Add(new ArgumentOutOfRangeException(nameof(o.LbfgsMaxRows), o.LbfgsMaxRows, $"The option LbfgsMaxRows = {o.LbfgsMaxRows} must be non-negative."));
-        if (o.ClassWeights is { } cw && Array.FindIndex(cw, w => !float.IsFinite(w) || w < 0) is var bad and >= 0)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.ClassWeights), cw[bad], string.Create(CultureInfo.InvariantCulture,
-                $"The option ClassWeights[{bad}] = {cw[bad]} must be finite and non-negative.")));
-        if (o.WeightDecaySearchMaxRows < 0)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecaySearchMaxRows), o.WeightDecaySearchMaxRows, $"The option WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows} must be non-negative."));
-        if (o.WeightDecayFolds < 2)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecayFolds), o.WeightDecayFolds, $"The option WeightDecayFolds = {o.WeightDecayFolds} must be at least 2."));
-        if (o.WeightDecayCandidates is not { Length: > 0 } candidates)
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), "The option WeightDecayCandidates needs at least one λ."));
-        else if (candidates.FirstOrDefault(x => !double.IsFinite(x) || x < 0) is var c && (!double.IsFinite(c) || c < 0))
-            errors.Add(new ArgumentOutOfRangeException(nameof(o.WeightDecayCandidates), c, string.Create(CultureInfo.InvariantCulture,
-                    $"The option WeightDecayCandidates holds λ = {c}; every candidate must be finite and non-negative.")));
-        if (string.IsNullOrEmpty(o.LabelColumnName)) errors.Add(new ArgumentException("The option LabelColumnName must not be empty.", nameof(o.LabelColumnName)));
-        if (string.IsNullOrEmpty(o.FeatureColumnName)) errors.Add(new ArgumentException("The option FeatureColumnName must not be empty.", nameof(o.FeatureColumnName)));
-        // The options the core receives, before any rows are known (Fit checks them again with the batch size the rows give).
-        errors.AddRange(o.ToCore(o.Loss ?? LossFunction.SquaredError, rows: null).ValidationErrors());
-        return errors;
+        if (o.ValidationErrors() is [var first, ..]) throw first;
     }
 
     /// <summary>Weights and biases of a network with these layer sizes, Σ n_{l+1}(n_l + 1), without overflow.</summary>
-    private static Int128 ParameterCount(IReadOnlyList<int> sizes)
+    internal static Int128 ParameterCount(IReadOnlyList<int> sizes)
     {
         Int128 count = 0;
         for (int l = 0; l + 1 < sizes.Count; l++) count += (Int128)sizes[l + 1] * (sizes[l] + 1L);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using MLNetBackprop.Core;
 using MLNetBackprop.Core.Distributed;
 using MLNetBackprop.Core.Optimizers;
@@ -285,7 +286,60 @@ public sealed class BackpropTrainerOptions
     /// the option), in the order of the options; empty when they are valid. The trainer throws the first of them when it
     /// is created; <c>services.AddBackprop</c>'s options validation reports them all.
     /// </summary>
-    public IReadOnlyList<ArgumentException> ValidationErrors() => BackpropTrainer.ValidationErrors(this);
+    public IReadOnlyList<ArgumentException> ValidationErrors()
+    {
+        var errors = new List<ArgumentException>();
+        if (HiddenLayers is null) errors.Add(new ArgumentNullException(nameof(HiddenLayers), "The option HiddenLayers must not be null (use an empty array for no hidden layer)."));
+        else
+        {
+            bool layersValid = true;
+            for (int i = 0; i < HiddenLayers.Length; i++)
+                if (HiddenLayers[i] < 1)
+                {
+                    layersValid = false;
+                    errors.Add(new ArgumentOutOfRangeException(nameof(HiddenLayers), HiddenLayers[i], $"The option HiddenLayers[{i}] = {HiddenLayers[i]} must be at least 1."));
+                    break;
+                }
+            // Fewest parameters any data could give: one feature and one output. Fit checks again with the real widths.
+            if (layersValid && BackpropTrainer.ParameterCount([1, .. HiddenLayers, 1]) is var least && least > Array.MaxLength)
+                errors.Add(new ArgumentOutOfRangeException(nameof(HiddenLayers), string.Create(CultureInfo.InvariantCulture,
+                $"The option HiddenLayers = [{string.Join(", ", HiddenLayers)}] gives a network of at least {least} parameters (with a single feature and output), more than an array can hold ({Array.MaxLength}); use fewer or narrower layers.")));
+        }
+        if (!Enum.IsDefined(Task)) errors.Add(new ArgumentOutOfRangeException(nameof(Task), Task, $"The option Task = {Task} is not a defined task."));
+        if (!Enum.IsDefined(Activation) || Activation == Activation.Softmax)
+            errors.Add(new ArgumentOutOfRangeException(nameof(Activation), Activation, $"The option Activation = {Activation} is not a hidden-layer activation."));
+        if (OutputActivation is { } oa && !Enum.IsDefined(oa))
+            errors.Add(new ArgumentOutOfRangeException(nameof(OutputActivation), oa, $"The option OutputActivation = {oa} is not a defined activation."));
+        if (!Enum.IsDefined(DataLoading))
+            errors.Add(new ArgumentOutOfRangeException(nameof(DataLoading), DataLoading, $"The option DataLoading = {DataLoading} is not a defined mode."));
+        if (!Enum.IsDefined(StreamingShuffle))
+            errors.Add(new ArgumentOutOfRangeException(nameof(StreamingShuffle), StreamingShuffle, $"The option StreamingShuffle = {StreamingShuffle} is not a defined mode."));
+        if (MemoryBudgetBytes is < 1)
+            errors.Add(new ArgumentOutOfRangeException(nameof(MemoryBudgetBytes), MemoryBudgetBytes, $"The option MemoryBudgetBytes = {MemoryBudgetBytes} must be positive (or null for a quarter of the available memory)."));
+        if (StreamingBlockRows < 1)
+            errors.Add(new ArgumentOutOfRangeException(nameof(StreamingBlockRows), StreamingBlockRows, $"The option StreamingBlockRows = {StreamingBlockRows} must be at least 1."));
+        if (StreamingValidationMaxRows < 1)
+            errors.Add(new ArgumentOutOfRangeException(nameof(StreamingValidationMaxRows), StreamingValidationMaxRows, $"The option StreamingValidationMaxRows = {StreamingValidationMaxRows} must be at least 1."));
+        if (LbfgsMaxRows < 0) errors.Add(new ArgumentOutOfRangeException(nameof(LbfgsMaxRows), LbfgsMaxRows, $"The option LbfgsMaxRows = {LbfgsMaxRows} must be non-negative."));
+        if (ClassWeights is { } cw && Array.FindIndex(cw, w => !float.IsFinite(w) || w < 0) is var bad and >= 0)
+            errors.Add(new ArgumentOutOfRangeException(nameof(ClassWeights), cw[bad], string.Create(CultureInfo.InvariantCulture,
+                $"The option ClassWeights[{bad}] = {cw[bad]} must be finite and non-negative.")));
+        if (WeightDecaySearchMaxRows < 0)
+            errors.Add(new ArgumentOutOfRangeException(nameof(WeightDecaySearchMaxRows), WeightDecaySearchMaxRows, $"The option WeightDecaySearchMaxRows = {WeightDecaySearchMaxRows} must be non-negative."));
+        if (WeightDecayFolds < 2)
+            errors.Add(new ArgumentOutOfRangeException(nameof(WeightDecayFolds), WeightDecayFolds, $"The option WeightDecayFolds = {WeightDecayFolds} must be at least 2."));
+        if (WeightDecayCandidates is not { Length: > 0 } candidates)
+            errors.Add(new ArgumentOutOfRangeException(nameof(WeightDecayCandidates), "The option WeightDecayCandidates needs at least one λ."));
+        else if (candidates.FirstOrDefault(x => !double.IsFinite(x) || x < 0) is var c && (!double.IsFinite(c) || c < 0))
+            errors.Add(new ArgumentOutOfRangeException(nameof(WeightDecayCandidates), c, string.Create(CultureInfo.InvariantCulture,
+                    $"The option WeightDecayCandidates holds λ = {c}; every candidate must be finite and non-negative.")));
+        if (string.IsNullOrEmpty(LabelColumnName)) errors.Add(new ArgumentException("The option LabelColumnName must not be empty.", nameof(LabelColumnName)));
+        if (string.IsNullOrEmpty(FeatureColumnName)) errors.Add(new ArgumentException("The option FeatureColumnName must not be empty.", nameof(FeatureColumnName)));
+        // The options the core receives, before any rows are known (Fit checks them again with the batch size the rows give).
+        errors.AddRange(ToCore(Loss ?? LossFunction.SquaredError, rows: null).ValidationErrors());
+        return errors;
+    }
+
 
     /// <summary>
     /// Streaming with early stopping and no validation data: at most this many rows are held out (a seeded
