@@ -121,19 +121,8 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (initial is not null) CheckInitialModel(initial, initialName, cols);
 
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(o.CancellationToken);
-        // MLContext cancellation has no public callback: poll it (and check it after every epoch, below).
-        using var poll = new Timer(_ =>
-        {
-            try
-            {
-                if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // Fit has already returned.
-            }
-        }, null, 0, 50);
-        if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
+        // MLContext cancellation has no public callback: polled (and checked after every epoch, below).
+        using var poll = CatalogEnvironment.CancelWhenCanceled(_host, cts);
         cts.Token.ThrowIfCancellationRequested();
 
         var head = cols.Head;

@@ -38,4 +38,27 @@ internal static class CatalogEnvironment
     public static bool IsCanceled(object environment) =>
         CancelableType is not null && IsCanceledProperty is not null && CancelableType.IsInstanceOfType(environment)
         && IsCanceledProperty.GetValue(environment) is true;
+
+    /// <summary>
+    /// Cancels <paramref name="source"/> when <paramref name="environment"/> is canceled (MLContext.CancelExecution): at
+    /// once if it already is, then by polling every <paramref name="periodMilliseconds"/> until the returned handle is
+    /// disposed. ML.NET offers no callback for its cancellation (the flag is behind the internal ICancelable), so a
+    /// poll is the only route; the trainer also checks after every epoch.
+    /// </summary>
+    public static IDisposable CancelWhenCanceled(object environment, CancellationTokenSource source, int periodMilliseconds = 50)
+    {
+        var poll = new Timer(_ =>
+        {
+            try
+            {
+                if (IsCanceled(environment)) source.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The training has already returned and disposed its source.
+            }
+        }, null, periodMilliseconds, periodMilliseconds);
+        if (IsCanceled(environment)) source.Cancel();
+        return poll;
+    }
 }
