@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using MLNetBackprop.Core.Activations;
 using MLNetBackprop.Core.Kernels;
 
 namespace MLNetBackprop.Core;
@@ -22,7 +21,6 @@ namespace MLNetBackprop.Core;
 public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int[] _sizes;
-    private readonly Activation[] _activations;
     private readonly Layer[] _layers;
     private readonly T[][] _transposedWeights;
 
@@ -63,13 +61,12 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
     {
         ArgumentNullException.ThrowIfNull(network);
         _sizes = network.LayerSizes.ToArray();
-        _activations = network.Activations.ToArray();
         _layers = network.Layers.ToArray();
-        _transposedWeights = new T[_activations.Length][];
-        _strides = new int[_activations.Length];
+        _transposedWeights = new T[_layers.Length][];
+        _strides = new int[_layers.Length];
         int lanes = Math.Max(1, 32 / Unsafe.SizeOf<T>());
-        _biases = new T[_activations.Length][];
-        for (int l = 0; l < _activations.Length; l++)
+        _biases = new T[_layers.Length][];
+        for (int l = 0; l < _layers.Length; l++)
         {
             int nIn = _sizes[l], nOut = _sizes[l + 1];
             var w = network.Weights(l);
@@ -323,7 +320,7 @@ public sealed class NetworkPredictor<T> where T : unmanaged, IFloatingPointIeee7
         int nIn = _sizes[l], nOut = _strides[l];
         // Zeros are looked for in the input and after an activation whose outputs often are exactly zero (ReLU: about
         // half); sigmoid, tanh, leaky ReLU, SiLU and identity outputs almost never are.
-        if (SkipsZeros && (l == 0 || ActivationTable.Get(_activations[l - 1]).OftenExactlyZero))
+        if (SkipsZeros && (l == 0 || _layers[l - 1].Function.OftenExactlyZero))
         {
             int capacity = _maxWidth + GemmSparseRow<T>.CompressSlack;
             var indices = t_indices is { } ti && ti.Length >= capacity ? ti : t_indices = new int[capacity];
