@@ -151,22 +151,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         if (comm is not null) rows = (int)Math.Min(AcrossRanks(comm, rows), int.MaxValue); // the choices below follow the whole data
         using var ch = _host.Start("Backprop");
         LogData(ch, data);
-        o.Optimizer ??= rows <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
-        o.EarlyStopping ??= validationSet is not null || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
-        var coreOptions = ToCoreOptions(o, rows, o.Loss!.Value, ch);
-        if (initial is not null && o.L2Regularization is null)
-        {
-            coreOptions.L2Regularization = initial.TrainedL2Regularization ?? FixedL2;
-            ch.Info(MessageSensitivity.None, FormattableString.Invariant(
-                $"Backprop: {(continued is not null ? "continued training" : "warm start")}: weight decay λ = {coreOptions.L2Regularization:G3}, the one the {initialName} was trained with (not searched again)."));
-        }
-        if (epochs is { } more) coreOptions.MaxEpochs = more;
-        var logEpoch = coreOptions.EpochCompleted;
-        coreOptions.EpochCompleted = r =>
-        {
-            logEpoch?.Invoke(r);
-            if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
-        };
+        var coreOptions = SettleOptions(ch, o, rows, validationSet is not null, initial, continued is not null, initialName, epochs, cts);
         ch.Info(MessageSensitivity.None, string.Create(CultureInfo.InvariantCulture,
             $"Backprop: {head.Task}, layers [{string.Join(", ", sizes)}], {(trainingData is not null ? $"{(comm is null ? "" : $"{shardRows} of ")}{rows} training rows ({(data.Train!.IsSparse ? "sparse" : "dense")})" : $"{data.Stream!.Count} training rows (streamed)")}, " +
             $"{(validationSet is null ? "no validation set" : $"{validationSet.Count} validation rows")}, {o.Optimizer}, batch {coreOptions.BatchSize}, seed {seed}."));
@@ -199,6 +184,33 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             return new BackpropTransformer(model, o, r.History, cols.Features.Name, cols.Label.Name,
                 head.KeyedClasses ? cols.Label.Annotations : null, ModelSummary.SlotNames(cols.Features), r.State);
         }
+    }
+
+    /// <summary>
+    /// The automatic choices that need the row count (L-BFGS up to LbfgsMaxRows rows, early stopping for mini-batches), then
+    /// the core's options: a warm start's λ is the one its model was trained with, a continuation's epoch count, and the
+    /// epoch callback that also checks MLContext's cancellation.
+    /// </summary>
+    private TrainingOptions SettleOptions(IChannel ch, BackpropTrainerOptions o, int rows, bool hasValidation, BackpropModelParameters? initial,
+        bool continued, string initialName, int? epochs, CancellationTokenSource cts)
+    {
+        o.Optimizer ??= rows <= o.LbfgsMaxRows && o.Dropout == 0 ? OptimizerKind.Lbfgs : OptimizerKind.Adam;
+        o.EarlyStopping ??= hasValidation || o.Optimizer is OptimizerKind.Adam or OptimizerKind.Sgd;
+        var coreOptions = ToCoreOptions(o, rows, o.Loss!.Value, ch);
+        if (initial is not null && o.L2Regularization is null)
+        {
+            coreOptions.L2Regularization = initial.TrainedL2Regularization ?? FixedL2;
+            ch.Info(MessageSensitivity.None, FormattableString.Invariant(
+                $"Backprop: {(continued ? "continued training" : "warm start")}: weight decay λ = {coreOptions.L2Regularization:G3}, the one the {initialName} was trained with (not searched again)."));
+        }
+        if (epochs is { } more) coreOptions.MaxEpochs = more;
+        var logEpoch = coreOptions.EpochCompleted;
+        coreOptions.EpochCompleted = r =>
+        {
+            logEpoch?.Invoke(r);
+            if (CatalogEnvironment.IsCanceled(_host)) cts.Cancel();
+        };
+        return coreOptions;
     }
 
     /// <summary>The training data's columns, and the validation data's, which must match them.</summary>
