@@ -123,7 +123,7 @@ public static class Backpropagation
     {
         ws.Rows = rows;
         var steps = new TrainingSteps<T>(network, input, ws, maxThreads);
-        ForwardPass.Run(network.Layers, ref steps, input.IsSparse ? default : input.Dense, rows);
+        ForwardPass.Run(network.Layers, ref steps, input.IsSparse ? default : input.Dense, rows, maxThreads);
     }
 
     /// <summary>
@@ -339,11 +339,11 @@ public static class Backpropagation
                 if (ws.DropoutActive)
                 {
                     // With dropout a^(l) = mask ⊙ f(z^(l)), so δ^(l) = (δ^(l+1) · W^(l)) ⊙ f'(z^(l)) ⊙ mask.
-                    ActivationTable.Get(network.Activations[l - 1]).Kernel.MultiplyByDerivative<T>(ws.ZBuffer(l, rows), ws.UnmaskedBuffer(l, rows), delta);
+                    RowPasses.MultiplyByDerivative<T>(ws.ZBuffer(l, rows), ws.UnmaskedBuffer(l, rows), delta, nIn, network.Layers[l - 1].Function.Kernel, maxThreads);
                     TensorPrimitives.Multiply(delta, ws.DropoutMask(l, rows), delta);
                 }
                 else
-                    ActivationTable.Get(network.Activations[l - 1]).Kernel.MultiplyByDerivative<T>(ws.ZBuffer(l, rows), ws.ABuffer(l, rows), delta);
+                    RowPasses.MultiplyByDerivative<T>(ws.ZBuffer(l, rows), ws.ABuffer(l, rows), delta, nIn, network.Layers[l - 1].Function.Kernel, maxThreads);
             }
         }
     }

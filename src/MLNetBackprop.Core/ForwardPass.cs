@@ -1,6 +1,6 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using MLNetBackprop.Core.Activations;
+using MLNetBackprop.Core.Kernels;
 
 namespace MLNetBackprop.Core;
 
@@ -57,27 +57,23 @@ internal interface IForwardSteps<T> where T : unmanaged, IFloatingPointIeee754<T
 /// </summary>
 internal static class ForwardPass
 {
-    /// <summary>Runs <paramref name="layers"/> over <paramref name="rows"/> rows; the output is in the last layer's <see cref="IForwardSteps{T}.Output"/>.</summary>
-    public static void Run<T, TSteps>(ReadOnlySpan<Layer> layers, ref TSteps steps, ReadOnlySpan<T> input, int rows)
+    /// <summary>
+    /// Runs <paramref name="layers"/> over <paramref name="rows"/> rows; the output is in the last layer's
+    /// <see cref="IForwardSteps{T}.Output"/>. The bias and f of a large batch are shared among up to
+    /// <paramref name="maxThreads"/> threads (the steps' products choose their own threads).
+    /// </summary>
+    public static void Run<T, TSteps>(ReadOnlySpan<Layer> layers, ref TSteps steps, ReadOnlySpan<T> input, int rows, int maxThreads = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TSteps : IForwardSteps<T>, allows ref struct
     {
         ReadOnlySpan<T> a = input;
         foreach (ref readonly var layer in layers)
         {
-            int nOut = layer.OutputSize;
             // Z^(l+1) = A^(l) · W^(l)ᵀ
             var z = steps.Multiply(in layer, a, rows);
-            // + b^(l)
-            var b = steps.Bias(in layer);
-            for (int r = 0; r < rows; r++)
-            {
-                var zr = z.Slice(r * nOut, nOut);
-                TensorPrimitives.Add(zr, b, zr);
-            }
-            // A^(l+1) = f(Z^(l+1))
+            // + b^(l), then A^(l+1) = f(Z^(l+1)), a few rows at a time
             var next = steps.Output(in layer, z, rows);
-            layer.Function.Kernel.Apply<T>(z, next, nOut);
+            RowPasses.BiasAndActivation(z, steps.Bias(in layer), next, layer.OutputSize, layer.Function.Kernel, maxThreads);
             steps.Activated(in layer, z, next, rows);
             a = next;
         }
