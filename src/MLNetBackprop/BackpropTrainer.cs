@@ -199,7 +199,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
         var coreOptions = ToCoreOptions(o, rows, o.Loss!.Value, ch);
         if (initial is not null && o.L2Regularization is null)
         {
-            coreOptions.L2Regularization = initial.TrainedL2Regularization ?? FixedL2;
+            coreOptions.L2Regularization = initial.TrainedL2Regularization ?? Defaults.FixedL2Regularization;
             ch.Info(MessageSensitivity.None, FormattableString.Invariant(
                 $"Backprop: {(continued ? "continued training" : "warm start")}: weight decay λ = {coreOptions.L2Regularization:G3}, the one the {initialName} was trained with (not searched again)."));
         }
@@ -357,7 +357,7 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
                 : rows > o.WeightDecaySearchMaxRows ? FormattableString.Invariant($"{rows} training rows are more than WeightDecaySearchMaxRows = {o.WeightDecaySearchMaxRows}")
                 : rows < 2 * o.WeightDecayFolds ? FormattableString.Invariant($"{rows} training rows are too few for {o.WeightDecayFolds} folds")
                 : FormattableString.Invariant($"{rows} rows × {parameterCount} parameters is more work than the search's limit ({SearchMaxWork:G3})");
-            ch.Info(MessageSensitivity.None, FormattableString.Invariant($"Backprop: weight decay λ = {FixedL2:G3}, not searched: {why}."));
+            ch.Info(MessageSensitivity.None, FormattableString.Invariant($"Backprop: weight decay λ = {Defaults.FixedL2Regularization:G3}, not searched: {why}."));
         }
         return searchL2;
     }
@@ -582,9 +582,6 @@ public sealed class BackpropTrainer : IEstimator<BackpropTransformer>
             ? (true, $"streaming ({size}, more than the budget of {mib})")
             : (false, $"in memory ({size}, within the budget of {mib})");
     }
-
-    /// <summary>λ when <see cref="BackpropTrainerOptions.L2Regularization"/> is null and no search runs.</summary>
-    internal const double FixedL2 = Defaults.FixedL2Regularization;
 
     /// <summary>
     /// Largest rows × parameters on which the automatic λ is searched: about one second of L-BFGS per fit on two cores, so

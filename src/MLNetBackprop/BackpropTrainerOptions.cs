@@ -340,7 +340,6 @@ public sealed class BackpropTrainerOptions
         return errors;
     }
 
-
     /// <summary>
     /// Streaming with early stopping and no validation data: at most this many rows are held out (a seeded
     /// <see cref="ValidationFraction"/> of the rows, chosen by row id, kept in memory). Default 100,000.

@@ -139,32 +139,23 @@ internal static class OnnxExport
         public void FloatConstant(string name, long[] dims, ReadOnlySpan<float> values) => initializers.Add(FloatTensor(name, dims, values));
 
         /// <summary>Emits <paramref name="value"/> (a [1|N, width] tensor) as the graph output <paramref name="name"/>.</summary>
-        public void FloatOutput(string value, string name, int width)
-        {
-            if (row)
-            {
-                nodes.Add(OnnxExport.Node("Reshape", [value, "flat_shape"], [name]));
-                outputs.Add(ValueInfo(name, Float, [width]));
-            }
-            else
-            {
-                nodes.Add(OnnxExport.Node("Identity", [value], [name]));
-                outputs.Add(ValueInfo(name, Float, ["N", width]));
-            }
-        }
+        public void FloatOutput(string value, string name, int width) => Output(value, name, Float, width);
 
         /// <summary>Emits the Boolean [1|N, 1] tensor <paramref name="value"/> as the graph output <paramref name="name"/>.</summary>
-        public void BoolOutput(string value, string name)
+        public void BoolOutput(string value, string name) => Output(value, name, Bool, 1);
+
+        // One row per run: reshaped to 1-D [width]; a batch: [N, width] as it is.
+        private void Output(string value, string name, int elemType, int width)
         {
             if (row)
             {
                 nodes.Add(OnnxExport.Node("Reshape", [value, "flat_shape"], [name]));
-                outputs.Add(ValueInfo(name, Bool, [1]));
+                outputs.Add(ValueInfo(name, elemType, [width]));
             }
             else
             {
                 nodes.Add(OnnxExport.Node("Identity", [value], [name]));
-                outputs.Add(ValueInfo(name, Bool, ["N", 1]));
+                outputs.Add(ValueInfo(name, elemType, ["N", width]));
             }
         }
 
