@@ -15,14 +15,22 @@ namespace MLNetBackprop.Distributed;
 /// (MPI_Allreduce leaves the order to the library) and every rank ends with the same bits.
 /// </summary>
 /// <remarks>
+/// <para>
+/// When every rank runs on one machine, the sums go through a block of memory they all map instead
+/// (<see cref="UsesSharedMemory"/>), in the same order and with the same bits. That path copies each value fewer times
+/// than MPICH's messages do, and makes no MPI call once it is set up. MLNETBACKPROP_MPI_SHARED_MEMORY=0 turns it off.
+/// </para>
+/// <para>
 /// Every wait has a deadline (<see cref="Timeout"/>): a rank that dies or hangs makes the others throw
 /// <see cref="DistributedTrainingException"/> instead of waiting for ever. After such a failure this instance refuses
 /// further operations, since the ranks are no longer in step; the process should stop (or call <see cref="Abort"/>).
 /// Calls are serialized by a lock, so the instance may be used from any thread, one operation at a time.
+/// </para>
 /// </remarks>
 public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
 {
     internal const string TimeoutVariable = "MLNETBACKPROP_MPI_TIMEOUT_SECONDS";
+    internal const string SharedMemoryVariable = "MLNETBACKPROP_MPI_SHARED_MEMORY";
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
 
     // Tags: the operation in the high bits, the call's sequence number in the low 12, so that a message of one call can
@@ -45,14 +53,21 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
     private int _sequence;
     private bool _disposed, _broken;
 
+    // The shared-memory path: wanted unless MLNETBACKPROP_MPI_SHARED_MEMORY says no; decided with the other ranks at
+    // the first Sum; _shared is null from then on when any rank cannot (or will not) map the segment.
+    private readonly bool _sharedWanted;
+    private bool _sharedDecided;
+    private SharedSegment? _shared;
+
     /// <summary>
     /// The largest message sent, in bytes. MPI counts are ints, so a chunk above this goes in several messages. It must
     /// be the same on every rank; only tests change it (to exercise the splitting with small buffers).
     /// </summary>
     internal int MaxMessageBytes { get; set; } = 1 << 30;
 
-    private MpiAllreduce(int rank, int size, TimeSpan timeout, bool ownsMpi)
+    private MpiAllreduce(int rank, int size, TimeSpan timeout, bool ownsMpi, bool sharedWanted)
     {
+        _sharedWanted = sharedWanted;
         Rank = rank;
         Size = size;
         Timeout = timeout;
@@ -75,6 +90,7 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
         TimeSpan t = timeout ?? TimeoutFromEnvironment() ?? DefaultTimeout;
         if (t <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(timeout), t, "The timeout must be positive.");
+        bool sharedWanted = SharedMemoryFromEnvironment();
         lock (InstanceLock)
         {
             if (_live is not null)
@@ -104,7 +120,7 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
             int rank = 0, size = 0;
             Check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
             Check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
-            return _live = new MpiAllreduce(rank, size, t, owns);
+            return _live = new MpiAllreduce(rank, size, t, owns, sharedWanted);
         }
     }
 
@@ -115,6 +131,15 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !(seconds > 0) || double.IsInfinity(seconds))
             throw new InvalidOperationException($"{TimeoutVariable} is '{text}'; it must be a positive number of seconds.");
         return TimeSpan.FromSeconds(seconds);
+    }
+
+    private static bool SharedMemoryFromEnvironment()
+    {
+        string? text = Environment.GetEnvironmentVariable(SharedMemoryVariable)?.Trim();
+        if (string.IsNullOrEmpty(text)) return true;
+        if (text is "1" || text.Equals("true", StringComparison.OrdinalIgnoreCase) || text.Equals("on", StringComparison.OrdinalIgnoreCase)) return true;
+        if (text is "0" || text.Equals("false", StringComparison.OrdinalIgnoreCase) || text.Equals("off", StringComparison.OrdinalIgnoreCase)) return false;
+        throw new InvalidOperationException($"{SharedMemoryVariable} is '{text}'; it must be 1, true or on (the default), or 0, false or off.");
     }
 
     private static void Check(int code, string call)
@@ -132,6 +157,127 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
     /// <summary>How long any wait for a peer may last before the operation throws <see cref="DistributedTrainingException"/>.</summary>
     public TimeSpan Timeout { get; }
 
+    /// <summary>
+    /// True when the sums go through memory that every rank has mapped, rather than round the ring in MPI messages. The
+    /// ranks decide it together at the first <see cref="Sum{T}"/>: it holds when all of them run on one machine with a
+    /// /dev/shm that each can map, and none has MLNETBACKPROP_MPI_SHARED_MEMORY set to 0. False before the first sum.
+    /// Both paths add in <see cref="RingOrder"/>'s order and give the same bits.
+    /// </summary>
+    public bool UsesSharedMemory
+    {
+        get
+        {
+            lock (_lock) return _shared is not null;
+        }
+    }
+
+    /// <summary>
+    /// Agrees with the other ranks on a shared segment for sums of <paramref name="bytes"/> (larger than
+    /// <paramref name="oldCapacity"/> when growing one), and maps it, or leaves <see cref="_shared"/> null for good. The
+    /// first time it also compares the lengths the ranks were called with. Every step that waits on a peer is one of
+    /// the ring's MPI exchanges, with its timeout; every rank reaches the same decision from the same gathered values.
+    /// </summary>
+    private void SetUpSharedMemory(long bytes, long? oldCapacity)
+    {
+        _sharedDecided = true;
+        _shared?.Dispose();
+        _shared = null;
+        string? folder = SharedSegment.Folder;
+        bool want = _sharedWanted && folder is not null;
+        // Doubling: a run whose sums grow one by one sets up a segment only a few times.
+        long capacity = SharedSegment.CapacityFor(oldCapacity is long old ? Math.Max(bytes, 2 * old) : bytes);
+        long token = 0;
+        string? path = null;
+        SharedSegment? segment = null;
+        try
+        {
+            if (want && Rank == 0)
+            {
+                token = Random.Shared.NextInt64(1, long.MaxValue);
+                path = SharedSegment.PathOf(folder!, token);
+                try
+                {
+                    segment = SharedSegment.Create(path, Size, capacity);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // /dev/shm is full, read-only or not ours: the ring, which needs none of it.
+                    token = 0;
+                    path = null;
+                }
+            }
+            Span<long> mine = [want ? 1 : 0, bytes, token];
+            var all = new long[3 * Size];
+            AllgatherCore(mine, all, SumName);
+            for (int k = 0; k < Size; k++)
+                if (all[3 * k + 1] != bytes) ThrowMismatch(bytes, all[3 * k + 1], k);
+            bool everyone = all[2] != 0;
+            for (int k = 0; k < Size; k++) everyone &= all[3 * k] == 1;
+            if (!everyone) return;
+            if (Rank != 0)
+            {
+                try
+                {
+                    segment = SharedSegment.Open(SharedSegment.PathOf(folder!, all[2]), Rank, Size, capacity);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Another machine (its /dev/shm has no such file), or another container: the ring for every rank.
+                    segment = null;
+                }
+            }
+            Span<long> opened = [segment is null ? 0 : 1];
+            var allOpened = new long[Size];
+            AllgatherCore(opened, allOpened, SumName);
+            if (allOpened.Contains(0)) return;
+            _shared = segment;
+            segment = null;
+        }
+        finally
+        {
+            segment?.Dispose();
+            // Every rank that could map it has; the memory lives on in the mappings, and no name is left to clean up.
+            if (path is not null) File.Delete(path);
+        }
+    }
+
+    [DoesNotReturn]
+    private void ThrowMismatch(long mine, long theirs, int peer)
+    {
+        _broken = true;
+        throw new DistributedTrainingException(
+            $"Rank {Rank} was called with {mine} bytes during {SumName} and rank {peer} with {theirs}: the ranks called it with buffers of different lengths; every rank stops.",
+            Rank, peer);
+    }
+
+    /// <summary>The shared segment's waits: the deadline, the back-off and the messages of the ring's <see cref="Wait"/>.</summary>
+    private readonly struct PeerWait(MpiAllreduce owner) : IPeerWait
+    {
+        public void Until(long* counter, long call, int peer)
+        {
+            if (Volatile.Read(ref *counter) >= call) return;
+            long start = Stopwatch.GetTimestamp();
+            long deadline = start + owner._timeoutTicks;
+            long yieldAfter = start + Stopwatch.Frequency / 20_000, sleepAfter = start + Stopwatch.Frequency / 200;
+            while (Volatile.Read(ref *counter) < call)
+            {
+                long now = Stopwatch.GetTimestamp();
+                if (now > deadline)
+                {
+                    owner._broken = true;
+                    throw new DistributedTrainingException(
+                        $"Rank {owner.Rank} received nothing from rank {peer} for {Seconds(owner.Timeout)} during {SumName}: rank {peer} died, hangs or is far slower; every rank stops.",
+                        owner.Rank, peer);
+                }
+                if (now > sleepAfter) Thread.Sleep(1);
+                else if (now > yieldAfter) Thread.Yield();
+                else Thread.SpinWait(8);
+            }
+        }
+
+        public void Mismatch(long mine, long theirs, int peer) => owner.ThrowMismatch(mine, theirs, peer);
+    }
+
     /// <inheritdoc/>
     /// <exception cref="DistributedTrainingException">A peer sent nothing within <see cref="Timeout"/>, or MPI reported an error.</exception>
     public void Sum<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
@@ -140,31 +286,50 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
         {
             ThrowIfUnusable();
             if (Size == 1) return;
-            int tag = NextTag(SumOperation);
-            int n = values.Length, size = Size, r = Rank;
-            long maxChunkBytes = (long)RingOrder.Chunk(n, size, 0).Length * sizeof(T);
-            EnsureReceiveBuffer(maxChunkBytes);
-            fixed (T* data = values)
+            if (!_sharedDecided || _shared is not null)
             {
-                var add = new AddSink<T> { Data = data };
-                // Reduce-scatter: after step s, the chunk received holds ranks c … c + s + 1 summed in that order; the
-                // receiver adds its own values last, as RingOrder.Sum does.
-                for (int s = 0; s < size - 1; s++)
+                long bytes = (long)values.Length * sizeof(T);
+                if (!_sharedDecided) SetUpSharedMemory(bytes, null);
+                var wait = new PeerWait(this);
+                if (_shared is not null && _shared.Sum(values, ref wait)) return;
+                // Too long for the slots, on every rank alike (the lengths were compared): a larger segment, or the ring.
+                if (_shared is not null) SetUpSharedMemory(bytes, _shared.Capacity);
+                if (_shared is not null)
                 {
-                    var send = RingOrder.Chunk(n, size, Mod(r - s, size));
-                    var recv = RingOrder.Chunk(n, size, Mod(r - s - 1, size));
-                    Step((byte*)data, (long)send.Start * sizeof(T), (long)send.Length * sizeof(T),
-                        (long)recv.Start * sizeof(T), (long)recv.Length * sizeof(T), sizeof(T), tag, SumName, ref add);
+                    if (!_shared.Sum(values, ref wait)) throw new UnreachableException("The new segment is too small.");
+                    return;
                 }
-                // Allgather: rank r now holds finished chunk r + 1; the finished chunks go round unchanged.
-                var copy = new CopySink { Data = (byte*)data };
-                for (int s = 0; s < size - 1; s++)
-                {
-                    var send = RingOrder.Chunk(n, size, Mod(r + 1 - s, size));
-                    var recv = RingOrder.Chunk(n, size, Mod(r - s, size));
-                    Step((byte*)data, (long)send.Start * sizeof(T), (long)send.Length * sizeof(T),
-                        (long)recv.Start * sizeof(T), (long)recv.Length * sizeof(T), sizeof(T), tag, SumName, ref copy);
-                }
+            }
+            RingSum(values);
+        }
+    }
+
+    private void RingSum<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int tag = NextTag(SumOperation);
+        int n = values.Length, size = Size, r = Rank;
+        long maxChunkBytes = (long)RingOrder.Chunk(n, size, 0).Length * sizeof(T);
+        EnsureReceiveBuffer(maxChunkBytes);
+        fixed (T* data = values)
+        {
+            var add = new AddSink<T> { Data = data };
+            // Reduce-scatter: after step s, the chunk received holds ranks c … c + s + 1 summed in that order; the
+            // receiver adds its own values last, as RingOrder.Sum does.
+            for (int s = 0; s < size - 1; s++)
+            {
+                var send = RingOrder.Chunk(n, size, Mod(r - s, size));
+                var recv = RingOrder.Chunk(n, size, Mod(r - s - 1, size));
+                Step((byte*)data, (long)send.Start * sizeof(T), (long)send.Length * sizeof(T),
+                    (long)recv.Start * sizeof(T), (long)recv.Length * sizeof(T), sizeof(T), tag, SumName, ref add);
+            }
+            // Allgather: rank r now holds finished chunk r + 1; the finished chunks go round unchanged.
+            var copy = new CopySink { Data = (byte*)data };
+            for (int s = 0; s < size - 1; s++)
+            {
+                var send = RingOrder.Chunk(n, size, Mod(r + 1 - s, size));
+                var recv = RingOrder.Chunk(n, size, Mod(r - s, size));
+                Step((byte*)data, (long)send.Start * sizeof(T), (long)send.Length * sizeof(T),
+                    (long)recv.Start * sizeof(T), (long)recv.Length * sizeof(T), sizeof(T), tag, SumName, ref copy);
             }
         }
     }
@@ -176,22 +341,27 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
         lock (_lock)
         {
             ThrowIfUnusable();
-            int m = mine.Length, size = Size, r = Rank;
-            if ((long)all.Length != (long)size * m)
-                throw new ArgumentException($"'all' has {all.Length} values; it must have Size × mine.Length = {size} × {m} = {(long)size * m}.", nameof(all));
-            mine.CopyTo(all.Slice(r * m, m));
-            if (size == 1) return;
-            int tag = NextTag(AllgatherOperation);
-            long blockBytes = (long)m * sizeof(long);
-            EnsureReceiveBuffer(blockBytes);
-            fixed (long* data = all)
+            AllgatherCore(mine, all, AllgatherName);
+        }
+    }
+
+    private void AllgatherCore(ReadOnlySpan<long> mine, Span<long> all, string operation)
+    {
+        int m = mine.Length, size = Size, r = Rank;
+        if ((long)all.Length != (long)size * m)
+            throw new ArgumentException($"'all' has {all.Length} values; it must have Size × mine.Length = {size} × {m} = {(long)size * m}.", nameof(all));
+        mine.CopyTo(all.Slice(r * m, m));
+        if (size == 1) return;
+        int tag = NextTag(AllgatherOperation);
+        long blockBytes = (long)m * sizeof(long);
+        EnsureReceiveBuffer(blockBytes);
+        fixed (long* data = all)
+        {
+            var copy = new CopySink { Data = (byte*)data };
+            for (int s = 0; s < size - 1; s++)
             {
-                var copy = new CopySink { Data = (byte*)data };
-                for (int s = 0; s < size - 1; s++)
-                {
-                    long send = Mod(r - s, size) * blockBytes, recv = Mod(r - s - 1, size) * blockBytes;
-                    Step((byte*)data, send, blockBytes, recv, blockBytes, sizeof(long), tag, AllgatherName, ref copy);
-                }
+                long send = Mod(r - s, size) * blockBytes, recv = Mod(r - s - 1, size) * blockBytes;
+                Step((byte*)data, send, blockBytes, recv, blockBytes, sizeof(long), tag, operation, ref copy);
             }
         }
     }
@@ -225,6 +395,8 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
         {
             if (_disposed) return;
             _disposed = true;
+            _shared?.Dispose();
+            _shared = null;
             if (_ownsMpi && !_broken) MPI_Finalize();
         }
         lock (InstanceLock)

@@ -124,6 +124,30 @@ internal static class DistributedHarness
         return JsonSerializer.Deserialize<RankRecord>(line)!;
     }
 
+    /// <summary>
+    /// `mpiexec -n N … distributed-sum [--length n] [--reps r]`: the gradient sum alone, with no training between calls, so
+    /// no rank waits for a slower one's compute. Rank 0 prints the median and the 90th percentile of r calls after a warm-up.
+    /// </summary>
+    public static int RunSum(string[] args)
+    {
+        int length = IntArg(args, "--length", 235_149), reps = IntArg(args, "--reps", 400);
+        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(120));
+        var values = new float[length];
+        var times = new double[reps];
+        for (int i = -50; i < reps; i++)
+        {
+            for (int k = 0; k < 16; k++) values[k] = mpi.Rank + k;
+            long t = Stopwatch.GetTimestamp();
+            mpi.Sum<float>(values);
+            if (i >= 0) times[i] = Stopwatch.GetElapsedTime(t).TotalSeconds;
+        }
+        Array.Sort(times);
+        if (mpi.Rank == 0)
+            Console.WriteLine(FormattableString.Invariant(
+                $"{mpi.Size} ranks, {length:N0} floats ({4.0 * length / 1e6:F2} MB): median {1000 * times[reps / 2]:F3} ms, p90 {1000 * times[reps * 9 / 10]:F3} ms, min {1000 * times[0]:F3} ms"));
+        return 0;
+    }
+
     public static int RunRank(string[] args)
     {
         string workload = args[1];

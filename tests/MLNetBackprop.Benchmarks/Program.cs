@@ -68,6 +68,10 @@ if (args.Length > 0 && args[0] == "distributed")
 {
     return DistributedHarness.Run(args);
 }
+if (args.Length > 0 && args[0] == "distributed-sum")
+{
+    return DistributedHarness.RunSum(args);
+}
 if (args.Length > 0 && args[0] == "distributed-rank")
 {
     return DistributedHarness.RunRank(args);

@@ -28,18 +28,28 @@ public sealed class MpiJobTests
     private static readonly TimeSpan HardTimeout = TimeSpan.FromSeconds(60);
 
     [Theory]
-    [InlineData(2, 0)]
-    [InlineData(2, 1)]
-    [InlineData(2, 7)]
-    [InlineData(2, 1_000_003)]
-    [InlineData(3, 0)]
-    [InlineData(3, 1)]
-    [InlineData(3, 7)]
-    [InlineData(3, 1_000_003)]
-    public void RingSum_EveryRankGetsRingOrderSumBitForBit(int ranks, int n)
+    [InlineData("shared", 2, 0)]
+    [InlineData("shared", 2, 1)]
+    [InlineData("shared", 2, 7)]
+    [InlineData("shared", 2, 1_000_003)]
+    [InlineData("shared", 3, 0)]
+    [InlineData("shared", 3, 1)]
+    [InlineData("shared", 3, 7)]
+    [InlineData("shared", 3, 1_000_003)]
+    [InlineData("ring", 2, 0)]
+    [InlineData("ring", 2, 1)]
+    [InlineData("ring", 2, 7)]
+    [InlineData("ring", 2, 1_000_003)]
+    [InlineData("ring", 3, 0)]
+    [InlineData("ring", 3, 1)]
+    [InlineData("ring", 3, 7)]
+    [InlineData("ring", 3, 1_000_003)]
+    public void RingSum_EveryRankGetsRingOrderSumBitForBit(string transport, int ranks, int n)
     {
-        var run = Mpiexec(["-n", ranks.ToString()], "ring-sum", n.ToString());
+        // The worker sums floats, then doubles (twice the bytes: the shared segment grows), then floats again.
+        var run = Mpiexec(transport, ["-n", ranks.ToString()], "ring-sum", n.ToString());
         AssertEveryRankOk(run, ranks);
+        AssertTransport(run, ranks, transport);
         if (ranks == 3 && n == 1_000_003)
         {
             // The data must be sensitive to the order of addition, or the bitwise comparison would prove nothing.
@@ -54,74 +64,119 @@ public sealed class MpiJobTests
     {
         // 4000-byte messages: every chunk of 33,335 floats or doubles is split into dozens of messages, some of them
         // not a whole multiple of the limit.
-        var run = Mpiexec(["-n", "3"], "ring-sum", "100003", "4000");
+        var run = Mpiexec("ring", ["-n", "3"], "ring-sum", "100003", "4000");
         AssertEveryRankOk(run, 3);
+        AssertTransport(run, 3, "ring");
     }
 
     [Fact]
-    public void DieInSum_RankExits_SurvivorNamesItWithinTheTimeout()
+    public void SharedMemory_LeavesNoFileBehind()
+    {
+        string[] before = SharedMemoryFiles();
+        var run = Mpiexec("shared", ["-n", "2"], "ring-sum", "1000");
+        AssertEveryRankOk(run, 2);
+        AssertTransport(run, 2, "shared");
+        Assert.Equal(before, SharedMemoryFiles());
+    }
+
+    private static string[] SharedMemoryFiles() =>
+        Directory.Exists("/dev/shm") ? Directory.GetFiles("/dev/shm", "mlnetbackprop-sum-*").Order(StringComparer.Ordinal).ToArray() : [];
+
+    [Theory]
+    // Before the first sum: the survivor waits in the set-up's exchange, over MPI, whatever the transport.
+    [InlineData("shared", false)]
+    // After one sum: the survivor waits in the shared segment, for a counter that never moves.
+    [InlineData("shared", true)]
+    [InlineData("ring", true)]
+    public void DieInSum_RankExits_SurvivorNamesItWithinTheTimeout(string transport, bool later)
     {
         // -disable-auto-cleanup: without it hydra kills rank 0 as soon as rank 1 exits (see the class comment).
-        var run = Mpiexec(["-disable-auto-cleanup", "-n", "2"], "die-in-sum", "5", "exit");
-        Assert.True(run.Reports.Contains("Rank 0 received nothing from rank 1 for 5 s during the gradient sum"), run.Describe());
+        var run = Mpiexec(transport, ["-disable-auto-cleanup", "-n", "2"], ["die-in-sum", "3", "exit", .. later ? ["later"] : Array.Empty<string>()]);
+        Assert.True(run.Reports.Contains("Rank 0 received nothing from rank 1 for 3 s during the gradient sum"), run.Describe());
+        if (later) AssertTransport(run, 2, transport);
         Assert.NotEqual(0, run.ExitCode);
-        // The 5 s timeout was waited out, not cut short, and the job did not wait much longer either.
-        Assert.InRange(run.Elapsed.TotalSeconds, 4.5, 30);
+        // The 3 s timeout was waited out, not cut short, and the job did not wait much longer either.
+        Assert.InRange(run.Elapsed.TotalSeconds, 2.5, 30);
     }
 
     [Fact]
     public void DieInSum_RankKilled_MpiexecEndsTheJobAtOnce()
     {
-        var run = Mpiexec(["-n", "2"], "die-in-sum", "30", "kill");
+        var run = Mpiexec("shared", ["-n", "2"], "die-in-sum", "30", "kill", "later");
         Assert.NotEqual(0, run.ExitCode);
         // Well before rank 0's 30 s timeout: hydra ends the job itself when a rank dies by a signal.
         Assert.True(run.Elapsed < TimeSpan.FromSeconds(20), run.Describe());
     }
 
-    [Fact]
-    public void HangInSum_SurvivorNamesTheHungRankAndAbortEndsTheJob()
+    [Theory]
+    [InlineData("shared")]
+    [InlineData("ring")]
+    public void HangInSum_SurvivorNamesTheHungRankAndAbortEndsTheJob(string transport)
     {
-        var run = Mpiexec(["-n", "2"], "hang-in-sum", "3");
+        var run = Mpiexec(transport, ["-n", "2"], "hang-in-sum", "3", "later");
         Assert.True(run.Reports.Contains("Rank 0 received nothing from rank 1 for 3 s during the gradient sum"), run.Describe());
+        AssertTransport(run, 2, transport);
         // MPI_Abort's code is the job's: the hung rank was ended with it instead of sleeping on.
         Assert.Equal(2, run.ExitCode);
         Assert.InRange(run.Elapsed.TotalSeconds, 2.5, 30);
     }
 
     [Theory]
-    // Rank 0's first chunk (6 floats) is longer than rank 1's (5): MPI reports the truncation, MpiAllreduce names the peer.
-    [InlineData(11, 10, "Rank 1 failed receiving from rank 0 during the gradient sum: ")]
+    // At the first sum the set-up's exchange compares the lengths, whatever the transport.
+    [InlineData("ring", 11, 10, false, "Rank 1 was called with 40 bytes during the gradient sum and rank 0 with 44: the ranks called it with buffers of different lengths")]
+    // Later, over the ring: rank 0's first chunk (6 floats) is longer than rank 1's (5): MPI reports the truncation,
+    // MpiAllreduce names the peer.
+    [InlineData("ring", 11, 10, true, "Rank 1 failed receiving from rank 0 during the gradient sum: ")]
     // Shorter (5 floats where 6 were expected): MPI sees no error; MpiAllreduce's own count check does.
-    [InlineData(10, 11, "Rank 1 received 20 bytes from rank 0 during the gradient sum where 24 were expected")]
-    public void LengthMismatch_IsAnErrorNamingThePeer(int n0, int n, string expected)
+    [InlineData("ring", 10, 11, true, "Rank 1 received 20 bytes from rank 0 during the gradient sum where 24 were expected")]
+    // Over shared memory: at the first sum, as over the ring; later, each call's header holds its length, and every
+    // rank compares them.
+    [InlineData("shared", 11, 10, false, "Rank 1 was called with 40 bytes during the gradient sum and rank 0 with 44: the ranks called it with buffers of different lengths")]
+    [InlineData("shared", 10, 11, true, "Rank 1 was called with 44 bytes during the gradient sum and rank 0 with 40: the ranks called it with buffers of different lengths")]
+    public void LengthMismatch_IsAnErrorNamingThePeer(string transport, int n0, int n, bool later, string expected)
     {
-        var run = Mpiexec(["-n", "2"], "length-mismatch", n0.ToString(), n.ToString());
-        Assert.True(run.Reports.Contains(expected), run.Describe());
+        var run = Mpiexec(transport, ["-n", "2"], ["length-mismatch", n0.ToString(), n.ToString(), .. later ? ["later"] : Array.Empty<string>()]);
+        // When the ranks compare the lengths, both see the mismatch at once, and whichever aborts first may cut the
+        // other's report short: either rank's message will do, each naming the other.
+        string mirrored = Regex.Replace(expected, @"Rank 1 was called with (\d+) bytes during the gradient sum and rank 0 with (\d+)",
+            m => $"Rank 0 was called with {m.Groups[2].Value} bytes during the gradient sum and rank 1 with {m.Groups[1].Value}");
+        Assert.True(run.Reports.Contains(expected) || run.Reports.Contains(mirrored), run.Describe());
         Assert.Equal(2, run.ExitCode);
         Assert.True(run.Elapsed < TimeSpan.FromSeconds(20), run.Describe());
     }
 
     [Theory]
     // Shuffled mini-batches with dropout: each rank shuffles its shard and draws its dropout from a stream of its own.
-    [InlineData("adam", 2)]
+    [InlineData("adam", 2, "shared")]
     // Full-batch L-BFGS: the sum of both shards' gradients at every evaluation.
-    [InlineData("lbfgs", 2)]
+    [InlineData("lbfgs", 2, "shared")]
+    [InlineData("lbfgs", 2, "ring")]
     // In order, rows r, r + 3, … on rank r: the global batches are one process's batches.
-    [InlineData("adam-inorder", 3)]
-    public void Training_RanksOverMpi_HoldOneModel_TheRanksAsThreadsBitForBit_AndOneProcessToRounding(string optimizer, int ranks)
+    [InlineData("adam-inorder", 3, "shared")]
+    public void Training_RanksOverMpi_HoldOneModel_TheRanksAsThreadsBitForBit_AndOneProcessToRounding(string optimizer, int ranks, string transport)
     {
-        var first = TrainLines(Mpiexec(["-n", ranks.ToString()], "train", optimizer), ranks);
-        var again = TrainLines(Mpiexec(["-n", ranks.ToString()], "train", optimizer), ranks);
+        var run = Mpiexec(transport, ["-n", ranks.ToString()], "train", optimizer);
+        var first = TrainLines(run, ranks);
+        AssertTransport(run, ranks, transport);
+        var again = TrainLines(Mpiexec(transport, ["-n", ranks.ToString()], "train", optimizer), ranks);
         var threads = TrainLines(Run(DotnetHost(), [WorkerDll(), "train-threads", optimizer, ranks.ToString()]), ranks);
         Assert.All(first, l => Assert.Equal(first[0], l)); // every rank the same weights
         Assert.Equal(first, again); // the same seed and rank count: the same bits
-        Assert.Equal(threads, first); // MPI's ring sums as RingOrder does in one process
+        Assert.Equal(threads, first); // MPI's sums add as RingOrder does in one process
         if (optimizer == "adam") return; // shuffled per shard: other batches than one process's, not comparable
         var single = TrainLines(Run(DotnetHost(), [WorkerDll(), "train-threads", optimizer, "1"]), 1)[0];
         // One process sums each batch's rows in one product, the ranks sum per shard and then add: float rounding apart.
         double lossRanks = double.Parse(first[0].Split(' ')[1], CultureInfo.InvariantCulture);
         double lossSingle = double.Parse(single.Split(' ')[1], CultureInfo.InvariantCulture);
         Assert.True(Math.Abs(lossRanks - lossSingle) <= 1e-6 * lossSingle, $"{ranks} ranks: loss {lossRanks:R}; one process: {lossSingle:R}");
+    }
+
+    /// <summary>Every rank reported that its sums took <paramref name="transport"/>'s path: a test of one path cannot silently test the other.</summary>
+    private static void AssertTransport(RunResult run, int ranks, string transport)
+    {
+        for (int r = 0; r < ranks; r++)
+            Assert.True(Regex.IsMatch(run.Stdout, $@"^rank {r}: transport {transport}$", RegexOptions.Multiline),
+                $"rank {r} did not report transport {transport}.\n{run.Describe()}");
     }
 
     /// <summary>Each rank's "hash loss" from the train modes' lines, in rank order.</summary>
@@ -157,8 +212,13 @@ public sealed class MpiJobTests
         Assert.True(hashes.Count == 1, $"The ranks ended with different bits.\n{run.Describe()}");
     }
 
-    private static RunResult Mpiexec(string[] mpiexecArgs, params string[] workerArgs) =>
-        Run(FindMpiexec(), [.. mpiexecArgs, DotnetHost(), WorkerDll(), .. workerArgs]);
+    /// <summary>
+    /// An MPI job whose sums take <paramref name="transport"/>'s path: "shared" (the default, all ranks on this machine)
+    /// or "ring" (MLNETBACKPROP_MPI_SHARED_MEMORY=0, as on ranks spread over machines). mpiexec passes the environment on.
+    /// </summary>
+    private static RunResult Mpiexec(string transport, string[] mpiexecArgs, params string[] workerArgs) =>
+        Run(FindMpiexec(), [.. mpiexecArgs, DotnetHost(), WorkerDll(), .. workerArgs],
+            new() { ["MLNETBACKPROP_MPI_SHARED_MEMORY"] = transport switch { "shared" => "1", "ring" => "0", _ => throw new ArgumentOutOfRangeException(nameof(transport)) } });
 
     private static string FindMpiexec()
     {

@@ -20,12 +20,12 @@ public static partial class Program
         {
             case "ring-sum" when args.Length is 2 or 3:
                 return RingSum(Int(args[1]), args.Length == 3 ? Int(args[2]) : null);
-            case "die-in-sum" when args.Length == 3 && args[2] is "exit" or "kill":
-                return DieInSum(double.Parse(args[1], CultureInfo.InvariantCulture), args[2]);
-            case "hang-in-sum" when args.Length == 2:
-                return HangInSum(double.Parse(args[1], CultureInfo.InvariantCulture));
-            case "length-mismatch" when args.Length == 3:
-                return LengthMismatch(Int(args[1]), Int(args[2]));
+            case "die-in-sum" when args.Length is 3 or 4 && args[2] is "exit" or "kill" && (args.Length == 3 || args[3] == "later"):
+                return DieInSum(double.Parse(args[1], CultureInfo.InvariantCulture), args[2], args.Length == 4);
+            case "hang-in-sum" when args.Length is 2 or 3 && (args.Length == 2 || args[2] == "later"):
+                return HangInSum(double.Parse(args[1], CultureInfo.InvariantCulture), args.Length == 3);
+            case "length-mismatch" when args.Length is 3 or 4 && (args.Length == 3 || args[3] == "later"):
+                return LengthMismatch(Int(args[1]), Int(args[2]), args.Length == 4);
             case "train" when args.Length == 2:
                 return Train(args[1]);
             case "train-threads" when args.Length == 3:
@@ -36,9 +36,11 @@ public static partial class Program
                 Console.Error.WriteLine("""
                     usage: MLNetBackprop.Distributed.Worker <mode> ...
                       ring-sum <n> [maxMessageBytes]   Sum and Allgather checked bit for bit against RingOrder.Sum
-                      die-in-sum <timeoutSeconds> exit|kill   rank 1 dies before a Sum; the others must report it
-                      hang-in-sum <timeoutSeconds>     rank 1 hangs before a Sum; rank 0 reports it and aborts the job
-                      length-mismatch <n0> <n>         rank 0 sums n0 values, the others n: the error must name the peer
+                      die-in-sum <timeoutSeconds> exit|kill [later]   rank 1 dies before the first Sum (or, later, the
+                                                       second); the others must report it
+                      hang-in-sum <timeoutSeconds> [later]   rank 1 hangs before a Sum; rank 0 reports it and aborts the job
+                      length-mismatch <n0> <n> [later] rank 0 sums n0 values, the others n (later: after a Sum of n
+                                                       values on every rank): the error must name the peer
                       sum-latency <n> <iterations>     median time of one Sum of n floats
                       train adam|lbfgs                 trains on this rank's shard over MPI; prints the weights' hash
                       train-threads adam|lbfgs <N>     the same N ranks as threads of one process (N = 1: one process alone)
@@ -159,16 +161,34 @@ public static partial class Program
         hash = Fnv1a(MemoryMarshal.AsBytes(d.AsSpan()), hash);
         hash = Fnv1a(MemoryMarshal.AsBytes(f2.AsSpan()), hash);
         Console.WriteLine($"rank {rank}: ring-sum ok {hash:x16}");
+        Console.WriteLine(Transport(mpi));
         Console.WriteLine($"rank {rank}: size {size}, n {n}, the naive rank order differs from the ring's at {naiveF} float and {naiveD} double values");
         return 0;
     }
 
-    private static int DieInSum(double timeoutSeconds, string how)
+    /// <summary>"rank R: transport shared|ring": which path the sums took, so that a test knows what it tested.</summary>
+    private static string Transport(MpiAllreduce mpi) => $"rank {mpi.Rank}: transport {(mpi.UsesSharedMemory ? "shared" : "ring")}";
+
+    /// <summary>
+    /// The collectives before a rank fails: an Allgather, so that the ranks have talked (as in training, mid-run); with
+    /// <paramref name="later"/> also one Sum, so that the failure comes after the sums' path is set up.
+    /// </summary>
+    private static void Before(MpiAllreduce mpi, bool later)
     {
-        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(timeoutSeconds));
-        // One collective first, so that the ranks have talked before one of them dies (as in training, mid-run).
         var all = new long[mpi.Size];
         mpi.Allgather([mpi.Rank], all);
+        if (later)
+        {
+            mpi.Sum<float>(new float[1000]);
+            Console.WriteLine(Transport(mpi));
+            Console.Out.Flush();
+        }
+    }
+
+    private static int DieInSum(double timeoutSeconds, string how, bool later)
+    {
+        using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(timeoutSeconds));
+        Before(mpi, later);
         if (mpi.Rank == 1)
         {
             Console.Out.Flush();
@@ -194,11 +214,10 @@ public static partial class Program
     /// A rank that hangs, which mpiexec cannot see: only the timeout notices it, and Abort is what ends the job, the
     /// hung rank included.
     /// </summary>
-    private static int HangInSum(double timeoutSeconds)
+    private static int HangInSum(double timeoutSeconds, bool later)
     {
         using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(timeoutSeconds));
-        var all = new long[mpi.Size];
-        mpi.Allgather([mpi.Rank], all);
+        Before(mpi, later);
         if (mpi.Rank == 1)
         {
             Thread.Sleep(TimeSpan.FromMinutes(10));
@@ -219,13 +238,15 @@ public static partial class Program
     }
 
     /// <summary>
-    /// Ranks that disagree on the buffer's length. When rank 0's first chunk is larger than rank 1 expects, MPI itself
-    /// reports the error (a truncated message); when smaller, MpiAllreduce's own count check does. Both must come back
-    /// as an exception naming the peer.
+    /// Ranks that disagree on the buffer's length. Over the ring: when rank 0's first chunk is larger than rank 1
+    /// expects, MPI itself reports the error (a truncated message); when smaller, MpiAllreduce's own count check does.
+    /// Over shared memory the ranks compare the lengths themselves, at set-up (the first Sum) or in the segment's
+    /// header (later). Every way must come back as an exception naming the peer.
     /// </summary>
-    private static int LengthMismatch(int n0, int n)
+    private static int LengthMismatch(int n0, int n, bool later)
     {
         using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(10));
+        if (later) mpi.Sum<float>(new float[n]);
         try
         {
             mpi.Sum<float>(new float[mpi.Rank == 0 ? n0 : n]);

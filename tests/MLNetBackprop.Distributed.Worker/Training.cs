@@ -21,6 +21,7 @@ public static partial class Program
         using var mpi = MpiAllreduce.Initialize(TimeSpan.FromSeconds(30));
         var result = TrainRank(optimizer, mpi);
         Console.WriteLine(Line(mpi.Rank, result));
+        Console.WriteLine(Transport(mpi));
         return 0;
     }
 
