@@ -13,9 +13,10 @@ namespace MLNetBackprop.Benchmarks;
 
 /// <summary>
 /// Issue #19's benchmark. `distributed [--epochs 30] [--out f.md]` runs each workload once as one process with one thread
-/// (<see cref="SingleProcess"/>: today's trainer) and once as `mpiexec -n 2` ranks with one thread each, each rank on its
-/// half of the bundled MNIST rows, and compares the median epoch; then, for the limits, the two processes without a
-/// gradient sum (each trains its shard alone) and two whole one-rank runs at once. It also prints the communication
+/// (<see cref="SingleProcess"/>: today's trainer) and as `mpiexec -n 2` ranks with one thread each, each rank on its
+/// half of the bundled MNIST rows, once with the sums through shared memory and once round the ring in MPI messages, and
+/// compares the median epoch; then, for the limits, the two processes without a gradient sum (each trains its shard
+/// alone) and two whole one-rank runs at once, and the sum alone over each path. It also prints the communication
 /// model that projects 8 and 64 machines. `distributed-rank &lt;W2|lbfgs&gt; --epochs E [--mpi|--alone|--copies]` is one
 /// process's run (one JSON line from rank 0).
 /// </summary>
@@ -31,7 +32,7 @@ internal static class DistributedHarness
         string self = typeof(DistributedHarness).Assembly.Location;
         string cpu = Cpu();
         var sb = new StringBuilder();
-        sb.AppendLine(FormattableString.Invariant($"Distributed benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {cpu}; MPICH over shared memory (one machine)"));
+        sb.AppendLine(FormattableString.Invariant($"Distributed benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {cpu}; MPICH {MpichVersion()}, every rank on this machine"));
         sb.AppendLine();
         sb.AppendLine("| workload | ranks × threads | epoch s (median) | speedup | allreduce ms per sum | sums per epoch | final training loss | weights (SHA-256, first 12) |");
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
@@ -40,19 +41,25 @@ internal static class DistributedHarness
         {
             var one = Launch(self, w, epochs, 1, "--mpi");
             var two = Launch(self, w, epochs, 2, "--mpi");
+            var ring = Launch(self, w, epochs, 2, "--mpi", sharedMemory: false);
             var ceiling = Launch(self, w, epochs, 2, "--alone");
             var copies = Launch(self, w, epochs, 2, "--copies");
-            foreach (var r in new[] { one, two, ceiling, copies })
+            foreach (var r in new[] { one, two, ring, ceiling, copies })
             {
                 if (r == one || r == two) records.Add(r);
                 // The copies row's figure is the pair's throughput: two whole epochs in the time of one of its epochs.
                 double speedup = (r == copies ? 2 : 1) * Median(one.EpochSeconds) / Median(r.EpochSeconds);
                 string how = r == ceiling ? "2 × 1, shards alone, no sum (ceiling)"
-                    : r == copies ? "2 × 1, two whole 1-rank runs at once (throughput of the pair)" : $"{r.Ranks} × 1";
+                    : r == copies ? "2 × 1, two whole 1-rank runs at once (throughput of the pair)"
+                    : r == ring ? "2 × 1, sums round the ring in MPI messages (MLNETBACKPROP_MPI_SHARED_MEMORY=0)"
+                    : r.Ranks == 2 ? "2 × 1, sums through shared memory (the default on one machine)" : $"{r.Ranks} × 1";
                 sb.AppendLine(FormattableString.Invariant(
                     $"| {(w == "W2" ? "W2: 784-256-128-10 ReLU, Adam, batch 128" : "784-256-128-10 ReLU, full-batch L-BFGS")} | {how} | {Median(r.EpochSeconds):F3} | {speedup:F2}× | {(r.Sums > 0 ? 1000 * r.SumSeconds / r.Sums : 0):F3} | {(double)r.Sums / r.Epochs:F0} | {r.FinalLoss:G6} | {r.WeightsHash[..12]} |"));
             }
         }
+        sb.AppendLine();
+        // The sum alone, no training between calls: what each path costs when no rank waits for a slower one's compute.
+        sb.AppendLine(FormattableString.Invariant($"The sum of W2's gradient alone between 2 ranks, no training between calls: shared memory {SumAlone(self, true)}; the ring over MPI messages {SumAlone(self, false)}."));
         sb.AppendLine();
         sb.Append(Projection(records.First(r => r.Workload == "W2" && r.Ranks == 1), records.First(r => r.Workload == "W2" && r.Ranks == 2)));
         Console.WriteLine(sb);
@@ -109,12 +116,13 @@ internal static class DistributedHarness
 
     /// <summary>One run: one process without MPI when <paramref name="ranks"/> is 1, else <paramref name="ranks"/> processes under mpiexec in
     /// <paramref name="mode"/> (--mpi, --alone or --copies, see <see cref="RunRank"/>).</summary>
-    private static RankRecord Launch(string self, string workload, int epochs, int ranks, string mode)
+    private static RankRecord Launch(string self, string workload, int epochs, int ranks, string mode, bool sharedMemory = true)
     {
         var psi = ranks == 1
             ? new ProcessStartInfo("dotnet", [self, "distributed-rank", workload, "--epochs", epochs.ToString(CultureInfo.InvariantCulture)])
             : new ProcessStartInfo("mpiexec", ["-n", ranks.ToString(CultureInfo.InvariantCulture), "dotnet", self, "distributed-rank", workload,
                 "--epochs", epochs.ToString(CultureInfo.InvariantCulture), mode]);
+        psi.Environment["MLNETBACKPROP_MPI_SHARED_MEMORY"] = sharedMemory ? "1" : "0";
         psi.RedirectStandardOutput = true;
         using var p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd();
@@ -122,6 +130,19 @@ internal static class DistributedHarness
         if (p.ExitCode != 0) throw new InvalidOperationException($"{psi.FileName} {string.Join(' ', psi.ArgumentList)} exited with {p.ExitCode}:\n{output}");
         string line = output.Split('\n').Last(l => l.StartsWith('{'));
         return JsonSerializer.Deserialize<RankRecord>(line)!;
+    }
+
+    /// <summary>`mpiexec -n 2 … distributed-sum` over one path; rank 0's line, from "median" on.</summary>
+    private static string SumAlone(string self, bool sharedMemory)
+    {
+        var psi = new ProcessStartInfo("mpiexec", ["-n", "2", "dotnet", self, "distributed-sum"]) { RedirectStandardOutput = true };
+        psi.Environment["MLNETBACKPROP_MPI_SHARED_MEMORY"] = sharedMemory ? "1" : "0";
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"distributed-sum exited with {p.ExitCode}:\n{output}");
+        string line = output.Split('\n').First(l => l.Contains("median", StringComparison.Ordinal));
+        return line[line.IndexOf("median", StringComparison.Ordinal)..].Trim();
     }
 
     /// <summary>
@@ -144,7 +165,7 @@ internal static class DistributedHarness
         Array.Sort(times);
         if (mpi.Rank == 0)
             Console.WriteLine(FormattableString.Invariant(
-                $"{mpi.Size} ranks, {length:N0} floats ({4.0 * length / 1e6:F2} MB): median {1000 * times[reps / 2]:F3} ms, p90 {1000 * times[reps * 9 / 10]:F3} ms, min {1000 * times[0]:F3} ms"));
+                $"{mpi.Size} ranks, {(mpi.UsesSharedMemory ? "shared memory" : "ring")}, {length:N0} floats ({4.0 * length / 1e6:F2} MB): median {1000 * times[reps / 2]:F3} ms, p90 {1000 * times[reps * 9 / 10]:F3} ms, min {1000 * times[0]:F3} ms"));
         return 0;
     }
 
@@ -223,6 +244,22 @@ internal static class DistributedHarness
         }
 
         public void Allgather(ReadOnlySpan<long> mine, Span<long> all) => inner.Allgather(mine, all);
+    }
+
+    private static string MpichVersion()
+    {
+        try
+        {
+            var psi = new ProcessStartInfo("mpichversion") { RedirectStandardOutput = true };
+            using var p = Process.Start(psi)!;
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            return output.Split('\n').FirstOrDefault(l => l.StartsWith("MPICH Version:", StringComparison.Ordinal))?["MPICH Version:".Length..].Trim() ?? "(version unknown)";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "(version unknown)";
+        }
     }
 
     private static string Cpu()
