@@ -67,8 +67,22 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// <summary>The largest sum, in bytes, the slots hold.</summary>
     public long Capacity { get; }
 
-    /// <summary>The folder of the files: a RAM file system on Linux; none elsewhere, and then the ring is used.</summary>
-    public static string? Folder => OperatingSystem.IsLinux() && Directory.Exists("/dev/shm") ? "/dev/shm" : null;
+    internal const string FolderVariable = "MLNETBACKPROP_MPI_SHARED_MEMORY_FOLDER";
+
+    /// <summary>
+    /// The folder of the files: MLNETBACKPROP_MPI_SHARED_MEMORY_FOLDER when set (another RAM file system, when /dev/shm
+    /// is too small, as Docker's 64 MB default can be), else /dev/shm on Linux; none elsewhere, and then the ring is used.
+    /// </summary>
+    public static string? Folder
+    {
+        get
+        {
+            if (!OperatingSystem.IsLinux()) return null;
+            string? named = Environment.GetEnvironmentVariable(FolderVariable);
+            if (!string.IsNullOrWhiteSpace(named)) return named;
+            return Directory.Exists("/dev/shm") ? "/dev/shm" : null;
+        }
+    }
 
     public static string PathOf(string folder, long token) => Path.Combine(folder, $"mlnetbackprop-sum-{token:x16}");
 

@@ -72,15 +72,51 @@ public sealed class MpiJobTests
     [Fact]
     public void SharedMemory_LeavesNoFileBehind()
     {
-        string[] before = SharedMemoryFiles();
-        var run = Mpiexec("shared", ["-n", "2"], "ring-sum", "1000");
-        AssertEveryRankOk(run, 2);
-        AssertTransport(run, 2, "shared");
-        Assert.Equal(before, SharedMemoryFiles());
+        // A folder of this test's own, so that no other job's segment can come or go in it meanwhile.
+        string folder = Directory.CreateDirectory(Path.Combine("/dev/shm", $"mlnetbackprop-test-{Guid.NewGuid():N}")).FullName;
+        try
+        {
+            // Floats, then doubles (the segment is set up again, larger), then floats: two segments, both gone.
+            var run = Run(FindMpiexec(), ["-n", "2", "-env", "MLNETBACKPROP_MPI_SHARED_MEMORY_FOLDER", folder, DotnetHost(), WorkerDll(), "ring-sum", "100000"]);
+            AssertEveryRankOk(run, 2);
+            AssertTransport(run, 2, "shared");
+            Assert.Empty(Directory.GetFileSystemEntries(folder));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
-    private static string[] SharedMemoryFiles() =>
-        Directory.Exists("/dev/shm") ? Directory.GetFiles("/dev/shm", "mlnetbackprop-sum-*").Order(StringComparer.Ordinal).ToArray() : [];
+    [Theory]
+    // Rank 1 looks in a folder without the segment, as a rank on another machine would: it cannot map it.
+    [InlineData(false)]
+    // Rank 0 cannot even create it (its folder does not exist), as with a full or read-only /dev/shm.
+    [InlineData(true)]
+    public void SharedMemory_ARankThatCannotMapTheSegment_SendsEveryRankRoundTheRing(bool rank0Fails)
+    {
+        string shm = Directory.CreateDirectory(Path.Combine("/dev/shm", $"mlnetbackprop-test-{Guid.NewGuid():N}")).FullName;
+        string empty = Directory.CreateTempSubdirectory("mpi-no-segment-").FullName;
+        try
+        {
+            string missing = Path.Combine(empty, "does-not-exist");
+            string folder0 = rank0Fails ? missing : shm, folder1 = rank0Fails ? shm : empty;
+            // MPMD: one rank per program block, each with its own folder.
+            var run = Run(FindMpiexec(), [
+                "-n", "1", "-env", "MLNETBACKPROP_MPI_SHARED_MEMORY_FOLDER", folder0, DotnetHost(), WorkerDll(), "ring-sum", "1000", ":",
+                "-n", "1", "-env", "MLNETBACKPROP_MPI_SHARED_MEMORY_FOLDER", folder1, DotnetHost(), WorkerDll(), "ring-sum", "1000"]);
+            AssertEveryRankOk(run, 2);
+            AssertTransport(run, 2, "ring");
+            // The segment rank 0 created for nothing is gone too.
+            Assert.Empty(Directory.GetFileSystemEntries(shm));
+            Assert.Empty(Directory.GetFileSystemEntries(empty));
+        }
+        finally
+        {
+            Directory.Delete(shm, recursive: true);
+            Directory.Delete(empty, recursive: true);
+        }
+    }
 
     [Theory]
     // Before the first sum: the survivor waits in the set-up's exchange, over MPI, whatever the transport.
