@@ -59,30 +59,38 @@ internal static class DistributedHarness
         }
         sb.AppendLine();
         // The sum alone, no training between calls: what each path costs when no rank waits for a slower one's compute.
-        sb.AppendLine(FormattableString.Invariant($"The sum of W2's gradient alone between 2 ranks, no training between calls: shared memory {SumAlone(self, true)}; the ring over MPI messages {SumAlone(self, false)}."));
+        var (sharedSum, sharedText) = SumAlone(self, true);
+        var (_, ringText) = SumAlone(self, false);
+        sb.AppendLine(FormattableString.Invariant($"The sum of W2's gradient alone between 2 ranks, no training between calls: shared memory {sharedText}; the ring over MPI messages {ringText}."));
         sb.AppendLine();
-        sb.Append(Projection(records.First(r => r.Workload == "W2" && r.Ranks == 1), records.First(r => r.Workload == "W2" && r.Ranks == 2)));
+        sb.Append(Projection(records.First(r => r.Workload == "W2" && r.Ranks == 1), records.First(r => r.Workload == "W2" && r.Ranks == 2), sharedSum));
         Console.WriteLine(sb);
         if (outPath is not null) File.WriteAllText(outPath, sb.ToString());
         return 0;
     }
 
     /// <summary>
-    /// The communication model: per step every rank sends and receives 2(N − 1)/N of the gradient's bytes around the ring
-    /// in 2(N − 1) messages; compute per step is the one-rank step's time over N (strong scaling, a global batch of 128)
-    /// plus the update every rank repeats.
+    /// The communication model. A one-rank step is the forward and backward pass over the batch (CostAndGradient, timed
+    /// here at batches 64 and 128) plus a part R that every rank repeats whatever its share of the batch: the update, the
+    /// penalty and finite passes, the copies. Strong scaling (a global batch of 128): the pass over 128 / N rows, plus R,
+    /// plus the sum; weak scaling (128 rows per rank): the pass over 128 rows, plus R, plus the sum. Between machines the
+    /// sum is a ring allreduce: each rank sends and receives 2(N − 1)/N of the gradient's bytes in 2(N − 1) messages.
     /// </summary>
-    private static string Projection(RankRecord one, RankRecord two)
+    private static string Projection(RankRecord one, RankRecord two, double sharedSumSeconds)
     {
         double bytes = 4.0 * (one.Parameters + 3);
         double stepOne = Median(one.EpochSeconds) / one.StepsPerEpoch;
-        double update = AdamUpdateSeconds(one.Parameters);
-        double compute = stepOne - update;
-        double measuredComm = two.Sums > 0 ? two.SumSeconds / two.Sums : 0;
+        var (pass64, pass128) = PassSeconds();
+        double repeated = Math.Max(0, stepOne - pass128);
+        double stepTwo = Median(two.EpochSeconds) / two.StepsPerEpoch;
+        double waited = two.Sums > 0 ? two.SumSeconds / two.Sums - sharedSumSeconds : 0;
         const double latency = 20e-6; // one message over TCP between machines, a typical figure; shared memory measured above
         var sb = new StringBuilder();
         sb.AppendLine(FormattableString.Invariant(
-            $"Communication model (W2): {one.Parameters:N0} parameters, {bytes / 1e6:F2} MB per gradient sum; one rank's step {1000 * stepOne:F2} ms, of which the Adam update every rank repeats {1000 * update:F3} ms; measured sum between 2 ranks on this machine {1000 * measuredComm:F3} ms."));
+            $"Communication model (W2): {one.Parameters:N0} parameters, {bytes / 1e6:F2} MB per gradient sum. One rank's step {1000 * stepOne:F2} ms: the forward and backward pass over 128 rows {1000 * pass128:F2} ms (over 64 rows {1000 * pass64:F2} ms), and R = {1000 * repeated:F2} ms that every rank repeats whatever its share (the update, the penalty and finite passes, copies)."));
+        sb.AppendLine();
+        sb.AppendLine(FormattableString.Invariant(
+            $"The model on this machine, 2 ranks: {1000 * pass64:F2} + {1000 * repeated:F2} + the sum alone {1000 * sharedSumSeconds:F2} = {1000 * (pass64 + repeated + sharedSumSeconds):F2} ms a step; measured {1000 * stepTwo:F2} ms, the rest mostly waiting for the slower rank ({1000 * waited:F2} ms a step in the sum beyond the sum alone)."));
         sb.AppendLine();
         sb.AppendLine("| machines N | bytes sent per rank and step | allreduce at 10 Gb/s | at 25 Gb/s | step, global batch 128 (10 / 25 Gb/s) | speedup | step, 128 rows per rank (10 / 25 Gb/s) | throughput × |");
         sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -90,28 +98,27 @@ internal static class DistributedHarness
         {
             double sent = 2.0 * (n - 1) / n * bytes;
             double t10 = sent / (10e9 / 8) + 2 * (n - 1) * latency, t25 = sent / (25e9 / 8) + 2 * (n - 1) * latency;
-            double strong10 = compute / n + update + t10, strong25 = compute / n + update + t25;
-            double weak10 = compute + update + t10, weak25 = compute + update + t25;
+            double strong10 = pass128 / n + repeated + t10, strong25 = pass128 / n + repeated + t25;
+            double weak10 = pass128 + repeated + t10, weak25 = pass128 + repeated + t25;
             sb.AppendLine(FormattableString.Invariant(
                 $"| {n} | {sent / 1e6:F2} MB | {1000 * t10:F2} ms | {1000 * t25:F2} ms | {1000 * strong10:F2} / {1000 * strong25:F2} ms | {stepOne / strong10:F1}× / {stepOne / strong25:F1}× | {1000 * weak10:F2} / {1000 * weak25:F2} ms | {n * stepOne / weak10:F1}× / {n * stepOne / weak25:F1}× |"));
         }
         return sb.ToString();
     }
 
-    private static double AdamUpdateSeconds(int parameters)
+    /// <summary>CostAndGradient of W2 at batches 64 and 128 on one thread (the median of 15 × 100 calls, after a warm-up of both).</summary>
+    private static (double Pass64, double Pass128) PassSeconds()
     {
-        var rule = new AdamRule<float>(parameters, 0.9, 0.999, 1e-8);
-        var p = new float[parameters];
-        var g = new float[parameters];
-        for (int i = 0; i < parameters; i++) g[i] = 1e-3f * (i % 7 - 3);
-        var times = new List<double>();
-        for (int i = 0; i < 300; i++)
-        {
-            long t = Stopwatch.GetTimestamp();
-            rule.Step(p, g, 1e-3, 1);
-            if (i >= 50) times.Add(Stopwatch.GetElapsedTime(t).TotalSeconds);
-        }
-        return Median([.. times]);
+        var data = Mnist.Load();
+        var all = TrainingData<float>.FromDense(data.TrainX, Mnist.Features, TrainingData<float>.OneHot(data.TrainLabels, Mnist.Classes), Mnist.Classes);
+        var net = new NeuralNetwork<float>([784, 256, 128, 10], [Activation.Relu, Activation.Relu, Activation.Softmax]);
+        net.Initialize(1);
+        var g = new float[net.ParameterCount];
+        var reg = new Regularization(L2: 1e-4);
+        var sizes = new[] { 64, 128 }.Select(b => (all.Subset(Enumerable.Range(0, b).ToArray()), new NetworkWorkspace<float>(net, b))).ToArray();
+        double Once((TrainingData<float> Rows, NetworkWorkspace<float> Ws) s) => StepProfile.Time(() => Backpropagation.CostAndGradient(net, s.Rows, LossFunction.CrossEntropy, reg, g, s.Ws, 1));
+        foreach (var size in sizes) Once(size); // both warm before either is timed
+        return (Once(sizes[0]), Once(sizes[1]));
     }
 
     /// <summary>One run: one process without MPI when <paramref name="ranks"/> is 1, else <paramref name="ranks"/> processes under mpiexec in
@@ -132,8 +139,8 @@ internal static class DistributedHarness
         return JsonSerializer.Deserialize<RankRecord>(line)!;
     }
 
-    /// <summary>`mpiexec -n 2 … distributed-sum` over one path; rank 0's line, from "median" on.</summary>
-    private static string SumAlone(string self, bool sharedMemory)
+    /// <summary>`mpiexec -n 2 … distributed-sum` over one path: the median in seconds, and rank 0's line from "median" on.</summary>
+    private static (double Median, string Text) SumAlone(string self, bool sharedMemory)
     {
         var psi = new ProcessStartInfo("mpiexec", ["-n", "2", "dotnet", self, "distributed-sum"]) { RedirectStandardOutput = true };
         psi.Environment["MLNETBACKPROP_MPI_SHARED_MEMORY"] = sharedMemory ? "1" : "0";
@@ -142,7 +149,9 @@ internal static class DistributedHarness
         p.WaitForExit();
         if (p.ExitCode != 0) throw new InvalidOperationException($"distributed-sum exited with {p.ExitCode}:\n{output}");
         string line = output.Split('\n').First(l => l.Contains("median", StringComparison.Ordinal));
-        return line[line.IndexOf("median", StringComparison.Ordinal)..].Trim();
+        string text = line[line.IndexOf("median", StringComparison.Ordinal)..].Trim();
+        double ms = double.Parse(text.Split(' ')[1], CultureInfo.InvariantCulture);
+        return (ms / 1000, text);
     }
 
     /// <summary>

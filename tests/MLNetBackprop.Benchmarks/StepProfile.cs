@@ -95,7 +95,8 @@ internal static class StepProfile
         return times[runs / 2];
     }
 
-    private static double Time(Action a)
+    /// <summary>The median of 15 runs of 100 calls, after 200 calls of warm-up: seconds per call.</summary>
+    internal static double Time(Action a)
     {
         for (int i = 0; i < 200; i++) a();
         var times = new double[15];
