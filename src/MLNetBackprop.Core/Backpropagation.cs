@@ -250,6 +250,30 @@ public static class Backpropagation
         }
     }
 
+    /// <summary>
+    /// <paramref name="destination"/> = <paramref name="scale"/> · <paramref name="source"/> + the penalty's gradient
+    /// (λ₂ W + λ₁ sign(W) on the weights; biases are not decayed), in one pass over the weights where the two steps took
+    /// two, with their bits: what <c>TensorPrimitives.Multiply(source, scale, destination)</c> followed by
+    /// <see cref="AddPenaltyGradient{T}"/> gives.
+    /// </summary>
+    internal static void ScaleAndAddPenaltyGradient<T>(NeuralNetwork<T> network, Regularization reg, ReadOnlySpan<T> source, T scale, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T l2 = T.CreateTruncating(reg.L2), l1 = T.CreateTruncating(reg.L1);
+        for (int l = 0; l < network.WeightLayerCount; l++)
+        {
+            var w = network.Weights(l);
+            int wo = network.WeightOffset(l), bo = network.BiasOffset(l), nOut = network.LayerSizes[l + 1];
+            var g = destination.Slice(wo, w.Length);
+            if (reg.L2 != 0) ElementwiseLoop.ScaledSum<T>(w, l2, source.Slice(wo, w.Length), scale, g);
+            else TensorPrimitives.Multiply(source.Slice(wo, w.Length), scale, g);
+            if (reg.L1 != 0)
+                for (int i = 0; i < w.Length; i++)
+                    g[i] += w[i] > T.Zero ? l1 : w[i] < T.Zero ? -l1 : w[i] == T.Zero ? T.Zero : w[i];
+            TensorPrimitives.Multiply(source.Slice(bo, nOut), scale, destination.Slice(bo, nOut));
+        }
+    }
+
     // Vectorized sums in T: the penalty is reported, never differentiated, and float's rounding here is far below J's.
     private static double SumOfSquares<T>(ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T> =>
         double.CreateTruncating(TensorPrimitives.SumOfSquares(w));
@@ -257,21 +281,26 @@ public static class Backpropagation
     private static double SumOfMagnitudes<T>(ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T> =>
         double.CreateTruncating(TensorPrimitives.SumOfMagnitudes(w));
 
-    /// <summary>Forward pass, J, backward pass and ∂J/∂θ for one batch. Returns J (data term + penalty).</summary>
+    /// <summary>
+    /// Forward pass, J, backward pass and ∂J/∂θ for one batch. Returns J (data term + penalty). With
+    /// <paramref name="weightedSum"/> false (the formula), the data term's gradient is the mean over the batch,
+    /// (1/m) Σ; with it true, the weighted sum Σ (m times the mean), for a caller that adds several batches' sums and
+    /// divides once (the data-parallel step). The cost returned is the mean either way.
+    /// </summary>
     internal static double CostAndGradient<T>(NeuralNetwork<T> network, MiniBatch<T> batch, LossFunction loss,
-        Regularization reg, NetworkWorkspace<T> ws, Span<T> gradient, int maxThreads)
+        Regularization reg, NetworkWorkspace<T> ws, Span<T> gradient, int maxThreads, bool weightedSum = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = batch.Rows;
         Forward(network, batch.Input, rows, ws, maxThreads);
         double dataLoss = SumLoss(network, batch, loss, ws) / batch.WeightSum;
-        Backward(network, batch, loss, reg, ws, gradient, maxThreads);
+        Backward(network, batch, loss, reg, ws, gradient, maxThreads, weightedSum);
         return dataLoss + Penalty(network, reg);
     }
 
     /// <summary>The δ rules and the gradient, after <see cref="Forward{T}"/> on the same batch.</summary>
     internal static void Backward<T>(NeuralNetwork<T> network, MiniBatch<T> batch, LossFunction loss,
-        Regularization reg, NetworkWorkspace<T> ws, Span<T> gradient, int maxThreads)
+        Regularization reg, NetworkWorkspace<T> ws, Span<T> gradient, int maxThreads, bool weightedSum = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var sizes = network.LayerSizes;
@@ -292,7 +321,7 @@ public static class Backpropagation
             for (int r = 0; r < rows; r++)
                 TensorPrimitives.Multiply(deltaL.Slice(r * sizes[L], sizes[L]), weights[r], deltaL.Slice(r * sizes[L], sizes[L]));
 
-        T invM = T.CreateTruncating(1.0 / batch.WeightSum);
+        T invM = weightedSum ? T.One : T.CreateTruncating(1.0 / batch.WeightSum);
         var input = batch.Input;
         for (int l = L - 1; l >= 0; l--)
         {

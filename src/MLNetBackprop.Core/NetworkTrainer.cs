@@ -651,9 +651,9 @@ public static class NetworkTrainer
 
         /// <summary>
         /// J and ∂J/∂θ of one step's batch, and the batch's weight. One process: the batch itself. Data-parallel: every
-        /// rank's share of the global batch, each share's mean data gradient and loss weighted by its weight sum, summed over
-        /// the ranks (with a flag that is set when any rank's token fired) and divided by the total weight; the penalty's
-        /// gradient is added once, after, as the one-process formula has it. Throws <see cref="OperationCanceledException"/>
+        /// rank's share of the global batch: each share's weighted sum of data gradients and its loss times its weight sum,
+        /// summed over the ranks (with a flag that is set when any rank's token fired) and divided by the total weight; the
+        /// penalty's gradient is added once, after, as the one-process formula has it. Throws <see cref="OperationCanceledException"/>
         /// on every rank when any rank was canceled.
         /// </summary>
         private (double Cost, double WeightSum) BatchCostAndGradient(MiniBatch<T> batch, NetworkWorkspace<T> ws, Span<T> gradient)
@@ -664,11 +664,9 @@ public static class NetworkTrainer
             var sum = _rankSum ??= new T[n + 3];
             var g = sum.AsSpan(0, n);
             double loss = 0, weight = batch.Rows > 0 ? batch.WeightSum : 0;
-            if (weight > 0)
-            {
-                loss = Backpropagation.CostAndGradient(_net, batch, _o.Loss, Regularization.None, ws, g, _threads);
-                TensorPrimitives.Multiply(g, T.CreateTruncating(weight), g);
-            }
+            // The weighted sum of the share's gradients straight from the product (its α is 1 instead of 1/m), so no pass
+            // multiplies the mean back by the weight; the one division by the total weight rides with the penalty's pass.
+            if (weight > 0) loss = Backpropagation.CostAndGradient(_net, batch, _o.Loss, Regularization.None, ws, g, _threads, weightedSum: true);
             else g.Clear();
             sum[n] = T.CreateTruncating(loss * weight);
             sum[n + 1] = T.CreateTruncating(weight);
@@ -676,8 +674,7 @@ public static class NetworkTrainer
             _comm.Sum<T>(sum);
             if (sum[n + 2] > T.Zero) throw new OperationCanceledException("A rank's training was canceled.");
             double total = double.CreateTruncating(sum[n + 1]);
-            TensorPrimitives.Multiply(g, T.CreateTruncating(1 / total), gradient);
-            Backpropagation.AddPenaltyGradient(_net, _reg, gradient);
+            Backpropagation.ScaleAndAddPenaltyGradient(_net, _reg, g, T.CreateTruncating(1 / total), gradient);
             return (double.CreateTruncating(sum[n]) / total + Backpropagation.Penalty(_net, _reg), total);
         }
 

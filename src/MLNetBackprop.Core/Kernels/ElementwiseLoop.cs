@@ -33,6 +33,20 @@ internal static class ElementwiseLoop
     }
 
     /// <summary>
+    /// d = x·a + y·b element by element: both products rounded, then their sum, never fused, so the bits are those of
+    /// y·b written first and x·a added to it after (TensorPrimitives' Multiply, then its MultiplyAdd) in one pass instead of two.
+    /// </summary>
+    public static void ScaledSum<T>(ReadOnlySpan<T> x, T a, ReadOnlySpan<T> y, T b, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = d.Length, i = 0, w = Vector<T>.Count;
+        if (x.Length != n || y.Length != n) throw new ArgumentException("x, y and d must have the same length.");
+        var va = new Vector<T>(a);
+        var vb = new Vector<T>(b);
+        for (; i <= n - w; i += w) (new Vector<T>(x.Slice(i)) * va + new Vector<T>(y.Slice(i)) * vb).CopyTo(d.Slice(i));
+        for (; i < n; i++) d[i] = x[i] * a + y[i] * b;
+    }
+
+    /// <summary>
     /// θ, s₀, s₁ := u(θ, g, s₀, s₁) element by element, u = <paramref name="update"/>; the state spans past the
     /// update's <see cref="IUpdateOperator{TSelf, T}.States"/> are not read (pass them empty).
     /// </summary>
