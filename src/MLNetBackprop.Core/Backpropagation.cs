@@ -254,23 +254,33 @@ public static class Backpropagation
     /// <paramref name="destination"/> = <paramref name="scale"/> · <paramref name="source"/> + the penalty's gradient
     /// (λ₂ W + λ₁ sign(W) on the weights; biases are not decayed), in one pass over the weights where the two steps took
     /// two, with their bits: what <c>TensorPrimitives.Multiply(source, scale, destination)</c> followed by
-    /// <see cref="AddPenaltyGradient{T}"/> gives.
+    /// <see cref="AddPenaltyGradient{T}"/> gives. Only the parameters in [<paramref name="start"/>, start +
+    /// <paramref name="length"/>) are written (a data-parallel rank's own chunk); by default, all of them.
     /// </summary>
-    internal static void ScaleAndAddPenaltyGradient<T>(NeuralNetwork<T> network, Regularization reg, ReadOnlySpan<T> source, T scale, Span<T> destination)
+    internal static void ScaleAndAddPenaltyGradient<T>(NeuralNetwork<T> network, Regularization reg, ReadOnlySpan<T> source, T scale, Span<T> destination,
+        int start = 0, int length = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int end = length < 0 ? network.ParameterCount : start + length;
         T l2 = T.CreateTruncating(reg.L2), l1 = T.CreateTruncating(reg.L1);
         for (int l = 0; l < network.WeightLayerCount; l++)
         {
-            var w = network.Weights(l);
-            int wo = network.WeightOffset(l), bo = network.BiasOffset(l), nOut = network.LayerSizes[l + 1];
-            var g = destination.Slice(wo, w.Length);
-            if (reg.L2 != 0) ElementwiseLoop.ScaledSum<T>(w, l2, source.Slice(wo, w.Length), scale, g);
-            else TensorPrimitives.Multiply(source.Slice(wo, w.Length), scale, g);
-            if (reg.L1 != 0)
-                for (int i = 0; i < w.Length; i++)
-                    g[i] += w[i] > T.Zero ? l1 : w[i] < T.Zero ? -l1 : w[i] == T.Zero ? T.Zero : w[i];
-            TensorPrimitives.Multiply(source.Slice(bo, nOut), scale, destination.Slice(bo, nOut));
+            int wo = network.WeightOffset(l), wl = network.LayerSizes[l] * network.LayerSizes[l + 1];
+            int from = Math.Max(wo, start), to = Math.Min(wo + wl, end);
+            if (from < to)
+            {
+                var w = network.Weights(l).Slice(from - wo, to - from);
+                var g = destination[from..to];
+                if (reg.L2 != 0) ElementwiseLoop.ScaledSum<T>(w, l2, source[from..to], scale, g);
+                else TensorPrimitives.Multiply(source[from..to], scale, g);
+                if (reg.L1 != 0)
+                    for (int i = 0; i < w.Length; i++)
+                        g[i] += w[i] > T.Zero ? l1 : w[i] < T.Zero ? -l1 : w[i] == T.Zero ? T.Zero : w[i];
+            }
+            int bo = network.BiasOffset(l), bl = network.LayerSizes[l + 1];
+            from = Math.Max(bo, start);
+            to = Math.Min(bo + bl, end);
+            if (from < to) TensorPrimitives.Multiply(source[from..to], scale, destination[from..to]);
         }
     }
 

@@ -296,12 +296,27 @@ public static class NetworkTrainer
         /// <summary>Data-parallel: the rows of every shard together, and of the largest shard.</summary>
         private readonly long _globalRows, _largestShard;
 
+        /// <summary>
+        /// Data-parallel with collectives that can split the sum: the first-order steps sum the gradient only into this
+        /// rank's own chunk (<see cref="_owned"/>), update only that chunk, and gather the others' (ZeRO stage 1).
+        /// </summary>
+        private readonly IShardedAllreduce? _sharded;
+        private readonly (int Start, int Length) _owned;
+
+        /// <summary>Set by a sharded step's sum: whether any rank's chunk of the gradient was non-finite; read once by the step.</summary>
+        private bool? _nonFiniteOnSomeRank;
+
         public TrainingRun(NeuralNetwork<T> net, RowSource<T> train, TrainingData<T>? validation, TrainingOptions options, CancellationToken ct,
             TrainingState<T>? resume, IGradientAllreduce? comm)
         {
             if (comm is { Size: > 1 })
             {
                 _comm = comm;
+                if (comm is IShardedAllreduce sharded)
+                {
+                    _sharded = sharded;
+                    _owned = RingOrder.Owned(net.ParameterCount, comm.Size, comm.Rank);
+                }
                 Span<long> all = stackalloc long[comm.Size];
                 comm.Allgather([train.Count], all);
                 foreach (long c in all)
@@ -386,6 +401,10 @@ public static class NetworkTrainer
 
         private TrainingState<T> SaveState(IReadOnlyList<EpochRecord> epochs, StopReason stop, int bestEpoch)
         {
+            // Sharded steps left each rank with its own chunk of the optimizer's state up to date: gather the rest, so that
+            // every rank (rank 0 saves it) holds the state one process would have.
+            if (_sharded is not null && _rule is not null)
+                foreach (var state in _rule.StateArrays) _sharded.AllgatherChunks<T>(state);
             string? dropped = _rule is null ? "the earlier run used L-BFGS, which keeps no state between runs"
                 : _weightsReplaced || stop == StopReason.Diverged
                     ? FormattableString.Invariant($"the earlier run ended {stop} and the model holds epoch {_epochOffset + bestEpoch}, not the last weights its optimizer stepped to")
@@ -560,8 +579,17 @@ public static class NetworkTrainer
                         failure = $"the cost J exploded from {_referenceLoss:G4} to {j:G4}";
                         return false;
                     }
-                    if (!AllFinite(gradient)) { failure = "the gradient became non-finite"; return false; }
-                    rule.Step(_net.Parameters, gradient, lr, _threads);
+                    bool nonFinite = _nonFiniteOnSomeRank ?? !AllFinite(gradient);
+                    _nonFiniteOnSomeRank = null;
+                    if (nonFinite) { failure = "the gradient became non-finite"; return false; }
+                    if (_sharded is null) rule.Step(_net.Parameters, gradient, lr, _threads);
+                    else
+                    {
+                        // This rank's chunk only; then every rank's updated chunk to every rank: the same weights everywhere.
+                        var (s, len) = _owned;
+                        rule.Step(_net.Parameters.Slice(s, len), gradient.AsSpan(s, len), lr, _threads, s);
+                        _sharded.AllgatherChunks<T>(_net.Parameters);
+                    }
                     sumJ += j * weightSum;
                     sumW += weightSum;
                     return true;
@@ -608,7 +636,7 @@ public static class NetworkTrainer
                             double j, weightSum;
                             try
                             {
-                                (j, weightSum) = BatchCostAndGradient(batch, ws, gradient);
+                                (j, weightSum) = BatchCostAndGradient(batch, ws, gradient, shard: true);
                             }
                             catch (OperationCanceledException) when (_comm is not null)
                             {
@@ -656,10 +684,11 @@ public static class NetworkTrainer
         /// penalty's gradient is added once, after, as the one-process formula has it. Throws <see cref="OperationCanceledException"/>
         /// on every rank when any rank was canceled.
         /// </summary>
-        private (double Cost, double WeightSum) BatchCostAndGradient(MiniBatch<T> batch, NetworkWorkspace<T> ws, Span<T> gradient)
+        private (double Cost, double WeightSum) BatchCostAndGradient(MiniBatch<T> batch, NetworkWorkspace<T> ws, Span<T> gradient, bool shard = false)
         {
             if (_comm is null)
                 return (Backpropagation.CostAndGradient(_net, batch, _o.Loss, _reg, ws, gradient, _threads), batch.WeightSum);
+            if (shard && _sharded is not null) return ShardedCostAndGradient(_sharded, batch, ws, gradient);
             int n = gradient.Length;
             var sum = _rankSum ??= new T[n + 3];
             var g = sum.AsSpan(0, n);
@@ -678,6 +707,37 @@ public static class NetworkTrainer
             return (double.CreateTruncating(sum[n]) / total + Backpropagation.Penalty(_net, _reg), total);
         }
 
+        /// <summary>
+        /// <see cref="BatchCostAndGradient"/> with the sum split among the ranks: the weighted sums of the shares' gradients
+        /// are reduce-scattered, so only this rank's own chunk of <paramref name="gradient"/> is written (divided by the total
+        /// weight, plus the penalty's gradient); then the losses, the weights, the cancel flag and whether any rank's chunk
+        /// was non-finite are summed (in double) so that every rank takes the same decisions.
+        /// </summary>
+        private (double Cost, double WeightSum) ShardedCostAndGradient(IShardedAllreduce sharded, MiniBatch<T> batch, NetworkWorkspace<T> ws, Span<T> gradient)
+        {
+            int n = gradient.Length;
+            var g = (_rankSum ??= new T[n + 3]).AsSpan(0, n);
+            double loss = 0, weight = batch.Rows > 0 ? batch.WeightSum : 0;
+            if (weight > 0) loss = Backpropagation.CostAndGradient(_net, batch, _o.Loss, Regularization.None, ws, g, _threads, weightedSum: true);
+            else g.Clear();
+            sharded.ReduceScatter<T>(g);
+            var (start, length) = _owned;
+            var tail = _shardTail;
+            tail[0] = loss * weight;
+            tail[1] = weight;
+            tail[2] = _ct.IsCancellationRequested ? 1 : 0;
+            // On the raw sum: a finite sum divided by a total weight of at least the smallest row weight stays finite
+            // unless it overflows, which the epoch's check of the weights still catches.
+            tail[3] = AllFinite(g.Slice(start, length)) ? 0 : 1;
+            sharded.Sum<double>(tail);
+            if (tail[2] > 0) throw new OperationCanceledException("A rank's training was canceled.");
+            _nonFiniteOnSomeRank = tail[3] > 0;
+            double total = tail[1];
+            Backpropagation.ScaleAndAddPenaltyGradient(_net, _reg, g, T.CreateTruncating(1 / total), gradient, start, length);
+            return (tail[0] / total + Backpropagation.Penalty(_net, _reg), total);
+        }
+
+        private readonly double[] _shardTail = new double[4];
         private T[]? _rankSum;
         private readonly double[] _meanSum = new double[3];
 

@@ -21,6 +21,9 @@ public sealed class TrainingState<T> where T : unmanaged, IFloatingPointIeee754<
 {
     private readonly T[][] _optimizerArrays;
 
+    /// <summary>The optimizer's state arrays as saved (Adam: m, v; momentum: the velocity), for tests.</summary>
+    internal IReadOnlyList<T[]> OptimizerArrays => _optimizerArrays;
+
     internal TrainingState(IReadOnlyList<EpochRecord> epochs, StopReason stopReason, OptimizerKind? optimizer, TrainingOptions options,
         int parameterCount, T[][] optimizerArrays, int steps, int shuffleRows, long shuffles, long dropoutDraws, double learningRateScale,
         double bestProgressScore, int sinceProgress, double referenceLoss, string? noStateReason)

@@ -27,7 +27,7 @@ namespace MLNetBackprop.Distributed;
 /// Calls are serialized by a lock, so the instance may be used from any thread, one operation at a time.
 /// </para>
 /// </remarks>
-public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
+public sealed unsafe class MpiAllreduce : IShardedAllreduce, IDisposable
 {
     internal const string TimeoutVariable = "MLNETBACKPROP_MPI_TIMEOUT_SECONDS";
     internal const string SharedMemoryVariable = "MLNETBACKPROP_MPI_SHARED_MEMORY";
@@ -35,7 +35,7 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
 
     // Tags: the operation in the high bits, the call's sequence number in the low 12, so that a message of one call can
     // never be taken for one of the next call or of another operation. MPI guarantees tags up to 32767 (MPI_TAG_UB).
-    private const int SumOperation = 1, AllgatherOperation = 2, SequenceBits = 12;
+    private const int SumOperation = 1, AllgatherOperation = 2, ReduceScatterOperation = 3, AllgatherChunksOperation = 4, SequenceBits = 12;
 
     private const string SumName = "the gradient sum", AllgatherName = "the allgather";
 
@@ -286,35 +286,80 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
         {
             ThrowIfUnusable();
             if (Size == 1) return;
-            if (!_sharedDecided || _shared is not null)
-            {
-                long bytes = (long)values.Length * sizeof(T);
-                if (!_sharedDecided) SetUpSharedMemory(bytes, null);
-                var wait = new PeerWait(this);
-                if (_shared is not null && _shared.Sum(values, ref wait)) return;
-                // Too long for the slots, on every rank alike (the lengths were compared): a larger segment, or the ring.
-                if (_shared is not null) SetUpSharedMemory(bytes, _shared.Capacity);
-                if (_shared is not null)
-                {
-                    if (!_shared.Sum(values, ref wait)) throw new UnreachableException("The new segment is too small.");
-                    return;
-                }
-            }
-            RingSum(values);
+            if (Shared(SharedCall.Sum, values)) return;
+            int tag = NextTag(SumOperation);
+            RingReduceScatter(values, tag);
+            RingAllgather(values, tag);
         }
     }
 
-    private void RingSum<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <inheritdoc/>
+    /// <exception cref="DistributedTrainingException">A peer sent nothing within <see cref="Timeout"/>, or MPI reported an error.</exception>
+    public void ReduceScatter<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int tag = NextTag(SumOperation);
+        lock (_lock)
+        {
+            ThrowIfUnusable();
+            if (Size == 1) return;
+            if (Shared(SharedCall.ReduceScatter, values)) return;
+            RingReduceScatter(values, NextTag(ReduceScatterOperation));
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="DistributedTrainingException">A peer sent nothing within <see cref="Timeout"/>, or MPI reported an error.</exception>
+    public void AllgatherChunks<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        lock (_lock)
+        {
+            ThrowIfUnusable();
+            if (Size == 1) return;
+            if (Shared(SharedCall.AllgatherChunks, values)) return;
+            RingAllgather(values, NextTag(AllgatherChunksOperation));
+        }
+    }
+
+    private enum SharedCall { Sum, ReduceScatter, AllgatherChunks }
+
+    /// <summary>
+    /// Runs <paramref name="call"/> through the shared segment and returns true, or returns false when the ranks use
+    /// the ring (decided with them at the first call, and for good when a larger segment cannot be had).
+    /// </summary>
+    private bool Shared<T>(SharedCall call, Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (_sharedDecided && _shared is null) return false;
+        long bytes = (long)values.Length * sizeof(T);
+        if (!_sharedDecided) SetUpSharedMemory(bytes, null);
+        for (int attempt = 0; _shared is not null; attempt++)
+        {
+            var wait = new PeerWait(this);
+            bool done = call switch
+            {
+                SharedCall.Sum => _shared.Sum(values, ref wait),
+                SharedCall.ReduceScatter => _shared.ReduceScatter(values, ref wait),
+                _ => _shared.AllgatherChunks(values, ref wait),
+            };
+            if (done) return true;
+            if (attempt > 0) throw new UnreachableException("The new segment is too small.");
+            // Too long for the slots, on every rank alike (the lengths were compared): a larger segment, or the ring.
+            SetUpSharedMemory(bytes, _shared.Capacity);
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The ring's reduce-scatter: after step s, the chunk received holds ranks c … c + s + 1 summed in that order; the
+    /// receiver adds its own values last, as RingOrder.Sum does. Rank r ends holding chunk r + 1 summed
+    /// (<see cref="RingOrder.OwnedChunk"/>).
+    /// </summary>
+    private void RingReduceScatter<T>(Span<T> values, int tag) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int n = values.Length, size = Size, r = Rank;
         long maxChunkBytes = (long)RingOrder.Chunk(n, size, 0).Length * sizeof(T);
         EnsureReceiveBuffer(maxChunkBytes);
         fixed (T* data = values)
         {
             var add = new AddSink<T> { Data = data };
-            // Reduce-scatter: after step s, the chunk received holds ranks c … c + s + 1 summed in that order; the
-            // receiver adds its own values last, as RingOrder.Sum does.
             for (int s = 0; s < size - 1; s++)
             {
                 var send = RingOrder.Chunk(n, size, Mod(r - s, size));
@@ -322,7 +367,17 @@ public sealed unsafe class MpiAllreduce : IGradientAllreduce, IDisposable
                 Step((byte*)data, (long)send.Start * sizeof(T), (long)send.Length * sizeof(T),
                     (long)recv.Start * sizeof(T), (long)recv.Length * sizeof(T), sizeof(T), tag, SumName, ref add);
             }
-            // Allgather: rank r now holds finished chunk r + 1; the finished chunks go round unchanged.
+        }
+    }
+
+    /// <summary>The ring's allgather: rank r holds finished chunk r + 1; the finished chunks go round unchanged.</summary>
+    private void RingAllgather<T>(Span<T> values, int tag) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = values.Length, size = Size, r = Rank;
+        long maxChunkBytes = (long)RingOrder.Chunk(n, size, 0).Length * sizeof(T);
+        EnsureReceiveBuffer(maxChunkBytes);
+        fixed (T* data = values)
+        {
             var copy = new CopySink { Data = (byte*)data };
             for (int s = 0; s < size - 1; s++)
             {

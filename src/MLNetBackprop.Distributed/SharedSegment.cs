@@ -18,19 +18,23 @@ namespace MLNetBackprop.Distributed;
 /// </para>
 /// <para>Layout: one 128-byte line per rank, then two sets (by the call's parity) of one slot per rank.</para>
 /// <para>
-/// Each rank's line holds three values. Arrived is the number of the last call whose values the rank has written to
-/// its slot. Bytes is that call's length. Finished is the last call whose chunk the rank has summed.
+/// Each rank's line holds four values. Arrived is the number of the last call whose values the rank has written to
+/// its slot. Finished is the last call whose chunk the rank has summed. Bytes, one per parity, is a call's length.
 /// </para>
-/// <para>A call runs in three steps:</para>
+/// <para>A sum runs in three steps:</para>
 /// <list type="number">
 /// <item>Every rank writes its values and arrives.</item>
 /// <item>Rank r sums chunk r of every slot, in the ring's order, into its own slot, and finishes.</item>
 /// <item>Every rank copies each finished chunk out.</item>
 /// </list>
 /// <para>
+/// A reduce-scatter is the first two steps, with the sum kept in the rank's own values; an allgather of the own chunks
+/// is the first and the last, with nothing to sum in between. Each of those needs one wait.
+/// </para>
+/// <para>
 /// Nobody overwrites a slot that somebody still reads, because of the parity. A rank writes set p again only at the
 /// call after next. To get there, every rank must have arrived at the next call, and each arrives only after it has
-/// copied out this call's chunks. So two waits a call are enough.
+/// finished reading this call's slots. So two waits a sum, and one for the others, are enough.
 /// </para>
 /// <para>
 /// Only the lines are shared state, each written by its own rank alone. The writes of a call's values are ordered
@@ -40,7 +44,9 @@ namespace MLNetBackprop.Distributed;
 internal sealed unsafe class SharedSegment : IDisposable
 {
     private const int LineBytes = 128; // two cache lines: a rank's counters share none with another's, even with the adjacent-line prefetch
-    private const int ArrivedAt = 0, BytesAt = 8, FinishedAt = 16;
+    // Bytes by the call's parity, like the slots: after a one-wait call a rank may already write the next call's length
+    // while a slower one still compares this call's.
+    private const int ArrivedAt = 0, FinishedAt = 8, BytesAt = 16;
     private const long Alignment = 4096;
 
     private readonly MemoryMappedFile _file;
@@ -173,7 +179,7 @@ internal sealed unsafe class SharedSegment : IDisposable
         int n = values.Length, size = _size, r = _rank;
         long bytes = (long)n * sizeof(T);
         bool fits = bytes <= Capacity;
-        *Line(r, BytesAt) = bytes;
+        *Line(r, BytesAt + 8 * (int)(call & 1)) = bytes;
         var (ownStart, ownLength) = RingOrder.Chunk(n, size, r);
         if (fits)
         {
@@ -182,16 +188,7 @@ internal sealed unsafe class SharedSegment : IDisposable
             values[..ownStart].CopyTo(slot);
             values[(ownStart + ownLength)..].CopyTo(slot[(ownStart + ownLength)..]);
         }
-        Volatile.Write(ref *Line(r, ArrivedAt), call);
-        for (int k = 0; k < size; k++)
-        {
-            if (k == r) continue;
-            long* arrived = Line(k, ArrivedAt);
-            wait.Until(arrived, call, k);
-            long theirs = Volatile.Read(ref *Line(k, BytesAt));
-            if (theirs != bytes) wait.Mismatch(bytes, theirs, k);
-        }
-        if (!fits) return false;
+        if (!Arrive(call, bytes, ref wait) || !fits) return false;
 
         // Chunk r: ((g_r + g_{r+1}) + g_{r+2}) + …, as RingOrder.Sum adds it, left in this rank's slot for the others.
         var acc = new Span<T>(Slot(call, r) + (long)ownStart * sizeof(T), ownLength);
@@ -210,6 +207,87 @@ internal sealed unsafe class SharedSegment : IDisposable
             if (k != r) wait.Until(Line(k, FinishedAt), call, k);
             var (start, length) = RingOrder.Chunk(n, size, k);
             Chunk<T>(call, k, start, length).CopyTo(values.Slice(start, length));
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The reduce-scatter (<see cref="MpiAllreduce.ReduceScatter{T}"/>): every rank writes every chunk but its own chunk
+    /// c = r + 1 (<see cref="RingOrder.OwnedChunk"/>) and arrives; rank r sums chunk c in the ring's order, which starts
+    /// from rank c's values and ends with its own, straight into <paramref name="values"/>. One wait.
+    /// </summary>
+    /// <returns>False, with nothing summed, when the values do not fit (as <see cref="Sum{T, TWait}"/>).</returns>
+    public bool ReduceScatter<T, TWait>(Span<T> values, ref TWait wait) where T : unmanaged, IFloatingPointIeee754<T> where TWait : struct, IPeerWait
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long call = ++_call;
+        int n = values.Length, size = _size, r = _rank, c = RingOrder.OwnedChunk(r, size);
+        long bytes = (long)n * sizeof(T);
+        bool fits = bytes <= Capacity;
+        *Line(r, BytesAt + 8 * (int)(call & 1)) = bytes;
+        var (start, length) = RingOrder.Chunk(n, size, c);
+        if (fits)
+        {
+            var slot = new Span<T>(Slot(call, r), n);
+            values[..start].CopyTo(slot);
+            values[(start + length)..].CopyTo(slot[(start + length)..]);
+        }
+        if (!Arrive(call, bytes, ref wait) || !fits) return false;
+
+        // ((g_c + g_{c+1}) + …) + g_r, as RingOrder.Sum adds chunk c; the partial sums go in this rank's slot, whose
+        // chunk c nobody reads (it is this rank's to finish).
+        var own = values.Slice(start, length);
+        if (size == 2)
+            TensorPrimitives.Add(Chunk<T>(call, c, start, length), own, own);
+        else
+        {
+            var acc = Chunk<T>(call, r, start, length);
+            TensorPrimitives.Add(Chunk<T>(call, c, start, length), Chunk<T>(call, (c + 1) % size, start, length), acc);
+            for (int j = 2; j < size - 1; j++)
+                TensorPrimitives.Add(acc, Chunk<T>(call, (c + j) % size, start, length), acc);
+            TensorPrimitives.Add(acc, own, own);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The allgather of the own chunks (<see cref="MpiAllreduce.AllgatherChunks{T}"/>): every rank writes its own chunk
+    /// and arrives, then copies every other rank's own chunk out. One wait.
+    /// </summary>
+    /// <returns>False, with nothing gathered, when the values do not fit (as <see cref="Sum{T, TWait}"/>).</returns>
+    public bool AllgatherChunks<T, TWait>(Span<T> values, ref TWait wait) where T : unmanaged, IFloatingPointIeee754<T> where TWait : struct, IPeerWait
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long call = ++_call;
+        int n = values.Length, size = _size, r = _rank;
+        long bytes = (long)n * sizeof(T);
+        bool fits = bytes <= Capacity;
+        *Line(r, BytesAt + 8 * (int)(call & 1)) = bytes;
+        var (ownStart, ownLength) = RingOrder.Owned(n, size, r);
+        if (fits) values.Slice(ownStart, ownLength).CopyTo(Chunk<T>(call, r, ownStart, ownLength));
+        if (!Arrive(call, bytes, ref wait) || !fits) return false;
+        for (int k = 0; k < size; k++)
+        {
+            if (k == r) continue;
+            var (start, length) = RingOrder.Owned(n, size, k);
+            Chunk<T>(call, k, start, length).CopyTo(values.Slice(start, length));
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Moves this rank's Arrived counter to <paramref name="call"/>, waits for every other rank's, and compares the
+    /// lengths in the lines. Returns true; throws (through <paramref name="wait"/>) on a dead peer or another length.
+    /// </summary>
+    private bool Arrive<TWait>(long call, long bytes, ref TWait wait) where TWait : struct, IPeerWait
+    {
+        Volatile.Write(ref *Line(_rank, ArrivedAt), call);
+        for (int k = 0; k < _size; k++)
+        {
+            if (k == _rank) continue;
+            wait.Until(Line(k, ArrivedAt), call, k);
+            long theirs = Volatile.Read(ref *Line(k, BytesAt + 8 * (int)(call & 1)));
+            if (theirs != bytes) wait.Mismatch(bytes, theirs, k);
         }
         return true;
     }

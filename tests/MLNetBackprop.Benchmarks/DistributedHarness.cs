@@ -232,9 +232,13 @@ internal static class DistributedHarness
     }
 
     /// <summary>Counts the gradient sums and the time spent in them (waiting for the other rank included).</summary>
-    private sealed class TimedAllreduce(IGradientAllreduce inner) : IGradientAllreduce
+    private sealed class TimedAllreduce(IGradientAllreduce inner) : IShardedAllreduce
     {
+        /// <summary>Seconds in a step's communication: the gradient's sum (or its reduce-scatter, the 4-value sum of the
+        /// step's loss and flags, and the gather of the new weights); not the 3-value means of the epoch's end.</summary>
         public double Seconds;
+
+        /// <summary>Gradient sums (or reduce-scatters): one per step, or per L-BFGS evaluation.</summary>
         public long Count;
 
         public int Rank => inner.Rank;
@@ -245,11 +249,23 @@ internal static class DistributedHarness
         {
             long t = Stopwatch.GetTimestamp();
             inner.Sum(values);
-            if (values.Length > 3) // the gradient sums, not the scalar means
-            {
-                Seconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
-                Count++;
-            }
+            if (values.Length > 3) Seconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
+            if (values.Length > 16) Count++;
+        }
+
+        public void ReduceScatter<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            long t = Stopwatch.GetTimestamp();
+            ((IShardedAllreduce)inner).ReduceScatter(values);
+            Seconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
+            Count++;
+        }
+
+        public void AllgatherChunks<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            long t = Stopwatch.GetTimestamp();
+            ((IShardedAllreduce)inner).AllgatherChunks(values);
+            Seconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
         }
 
         public void Allgather(ReadOnlySpan<long> mine, Span<long> all) => inner.Allgather(mine, all);

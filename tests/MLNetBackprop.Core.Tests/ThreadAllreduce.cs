@@ -7,9 +7,10 @@ namespace MLNetBackprop.Core.Tests;
 /// N ranks as N threads of one process: each <see cref="IGradientAllreduce.Sum{T}"/> waits for every member, then each
 /// member computes <see cref="RingOrder.Sum{T}"/> of all the parts itself. It gives the sums an MPI ring gives, so the
 /// training logic of a data-parallel run is tested here without MPI; a member that waits longer than the timeout
-/// throws instead of hanging the test.
+/// throws instead of hanging the test. It splits sums too (<see cref="IShardedAllreduce"/>), as MpiAllreduce does, and
+/// leaves NaN outside a rank's own chunk after a reduce-scatter, so that a step that read them would show it.
 /// </summary>
-internal sealed class ThreadAllreduce : IGradientAllreduce
+internal sealed class ThreadAllreduce : IShardedAllreduce
 {
     private readonly Group _group;
 
@@ -44,6 +45,26 @@ internal sealed class ThreadAllreduce : IGradientAllreduce
         Wait();
         RingOrder.Sum(_group.Parts.Select(p => (T[])p!).ToArray(), values);
         Wait(); // nobody posts the next call's part before everyone has read this one's
+    }
+
+    public void ReduceScatter<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Sum(values);
+        var (start, length) = RingOrder.Owned(values.Length, Size, Rank);
+        values[..start].Fill(T.NaN);
+        values[(start + length)..].Fill(T.NaN);
+    }
+
+    public void AllgatherChunks<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        _group.Parts[Rank] = values.ToArray();
+        Wait();
+        for (int r = 0; r < Size; r++)
+        {
+            var (start, length) = RingOrder.Owned(values.Length, Size, r);
+            ((T[])_group.Parts[r]!).AsSpan(start, length).CopyTo(values.Slice(start, length));
+        }
+        Wait();
     }
 
     public void Allgather(ReadOnlySpan<long> mine, Span<long> all)

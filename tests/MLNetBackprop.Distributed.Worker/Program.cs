@@ -35,7 +35,7 @@ public static partial class Program
             default:
                 Console.Error.WriteLine("""
                     usage: MLNetBackprop.Distributed.Worker <mode> ...
-                      ring-sum <n> [maxMessageBytes]   Sum and Allgather checked bit for bit against RingOrder.Sum
+                      ring-sum <n> [maxMessageBytes]   Sum, ReduceScatter, AllgatherChunks and Allgather checked bit for bit against RingOrder.Sum
                       die-in-sum <timeoutSeconds> exit|kill [later]   rank 1 dies before the first Sum (or, later, the
                                                        second); the others must report it
                       hang-in-sum <timeoutSeconds> [later]   rank 1 hangs before a Sum; rank 0 reports it and aborts the job
@@ -113,6 +113,42 @@ public static partial class Program
         return true;
     }
 
+    /// <summary>
+    /// The split sum: ReduceScatter must leave this rank's own chunk (RingOrder.Owned) with RingOrder.Sum's bits, and
+    /// AllgatherChunks must give every rank each owner's chunk. Returns the gathered values (the same on every rank).
+    /// </summary>
+    private static bool CheckSharded<T>(MpiAllreduce mpi, int n, int call, out T[] gathered) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var parts = Parts<T>(mpi.Size, n, call);
+        var mine = (T[])parts[mpi.Rank].Clone();
+        mpi.ReduceScatter<T>(mine);
+        var expected = new T[n];
+        RingOrder.Sum(parts, expected);
+        var (start, length) = RingOrder.Owned(n, mpi.Size, mpi.Rank);
+        for (int i = start; i < start + length; i++)
+            if (!BitEquals(mine[i], expected[i]))
+            {
+                Console.Error.WriteLine($"rank {mpi.Rank}: {typeof(T).Name} reduce-scatter #{call} differs at index {i} of {n}: {mine[i]} where RingOrder.Sum gives {expected[i]}");
+                gathered = [];
+                return false;
+            }
+        // Each rank's own chunk holds its sum; the rest its own part, which the gather must overwrite.
+        mpi.AllgatherChunks<T>(mine);
+        for (int r = 0; r < mpi.Size; r++)
+        {
+            var (s, len) = RingOrder.Owned(n, mpi.Size, r);
+            for (int i = s; i < s + len; i++)
+                if (!BitEquals(mine[i], expected[i]))
+                {
+                    Console.Error.WriteLine($"rank {mpi.Rank}: {typeof(T).Name} allgather #{call} gave {mine[i]} at index {i} (rank {r}'s chunk) where the sum is {expected[i]}");
+                    gathered = [];
+                    return false;
+                }
+        }
+        gathered = mine;
+        return true;
+    }
+
     private static bool BitEquals<T>(T a, T b) where T : unmanaged =>
         MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a)).SequenceEqual(MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
 
@@ -132,17 +168,24 @@ public static partial class Program
         // reused receive buffer must not leak the previous call's bytes.
         if (!CheckSum(mpi, n, 0, out float[] f, out int naiveF)
             || !CheckSum(mpi, n, 1, out double[] d, out int naiveD)
-            || !CheckSum(mpi, n, 2, out float[] f2, out _))
+            || !CheckSum(mpi, n, 2, out float[] f2, out _)
+            || !CheckSharded(mpi, n, 3, out float[] g)
+            || !CheckSharded(mpi, n, 4, out double[] g2))
             return 1;
 
         // After the first calls a Sum allocates nothing: a training step calls it once per batch.
         var again = new float[n];
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int k = 0; k < 5; k++) mpi.Sum<float>(again);
+        for (int k = 0; k < 5; k++)
+        {
+            mpi.Sum<float>(again);
+            mpi.ReduceScatter<float>(again);
+            mpi.AllgatherChunks<float>(again);
+        }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         if (allocated != 0)
         {
-            Console.Error.WriteLine($"rank {rank}: 5 calls of Sum allocated {allocated} bytes");
+            Console.Error.WriteLine($"rank {rank}: 5 calls each of Sum, ReduceScatter and AllgatherChunks allocated {allocated} bytes");
             return 1;
         }
 
@@ -160,6 +203,8 @@ public static partial class Program
         ulong hash = Fnv1a(MemoryMarshal.AsBytes(f.AsSpan()));
         hash = Fnv1a(MemoryMarshal.AsBytes(d.AsSpan()), hash);
         hash = Fnv1a(MemoryMarshal.AsBytes(f2.AsSpan()), hash);
+        hash = Fnv1a(MemoryMarshal.AsBytes(g.AsSpan()), hash);
+        hash = Fnv1a(MemoryMarshal.AsBytes(g2.AsSpan()), hash);
         Console.WriteLine($"rank {rank}: ring-sum ok {hash:x16}");
         Console.WriteLine(Transport(mpi));
         Console.WriteLine($"rank {rank}: size {size}, n {n}, the naive rank order differs from the ring's at {naiveF} float and {naiveD} double values");

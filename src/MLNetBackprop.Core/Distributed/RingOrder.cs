@@ -26,6 +26,22 @@ public static class RingOrder
     }
 
     /// <summary>
+    /// The chunk rank <paramref name="rank"/> holds summed after a reduce-scatter (<see cref="IShardedAllreduce"/>):
+    /// chunk rank + 1 (mod size). Chunk c's sum starts from rank c's values and ends with rank c − 1's, so in a ring it is
+    /// rank c − 1 that finishes it.
+    /// </summary>
+    public static int OwnedChunk(int rank, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(rank);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, size);
+        return (rank + 1) % size;
+    }
+
+    /// <summary>The range of <see cref="OwnedChunk"/> in a buffer of <paramref name="length"/> values.</summary>
+    public static (int Start, int Length) Owned(int length, int size, int rank) => Chunk(length, size, OwnedChunk(rank, size));
+
+    /// <summary>
     /// Writes into <paramref name="destination"/> the sum of <paramref name="parts"/> (one per rank, rank order), taken
     /// chunk by chunk in the ring's order.
     /// </summary>

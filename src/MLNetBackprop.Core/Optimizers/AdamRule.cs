@@ -17,13 +17,13 @@ internal sealed class AdamRule<T>(int parameterCount, double beta1, double beta2
     private readonly ElementwiseUpdate<Update, T> _update = new();
     private int _t;
 
-    public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate, int maxThreads = 1)
+    public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate, int maxThreads = 1, int offset = 0)
     {
         _t++;
         double stepSize = learningRate * Math.Sqrt(1 - Math.Pow(beta2, _t)) / (1 - Math.Pow(beta1, _t));
         T b1 = T.CreateTruncating(beta1), b2 = T.CreateTruncating(beta2);
         var update = new Update(b1, b2, T.One - b1, T.One - b2, T.CreateTruncating(stepSize), T.CreateTruncating(epsilon));
-        _update.Run(update, parameters, gradient, _m, _v, maxThreads);
+        _update.Run(update, parameters, gradient, _m.AsSpan(offset, parameters.Length), _v.AsSpan(offset, parameters.Length), maxThreads);
     }
 
     public T[][] StateArrays => [_m, _v];

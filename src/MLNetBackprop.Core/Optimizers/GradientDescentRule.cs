@@ -9,7 +9,7 @@ internal sealed class GradientDescentRule<T> : IUpdateRule<T> where T : unmanage
 {
     private readonly ElementwiseUpdate<Update, T> _update = new();
 
-    public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate, int maxThreads = 1) =>
+    public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate, int maxThreads = 1, int offset = 0) =>
         _update.Run(new Update(T.CreateTruncating(-learningRate)), parameters, gradient, default, default, maxThreads);
 
     public void Reset() { }

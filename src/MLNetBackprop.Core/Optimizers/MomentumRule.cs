@@ -16,13 +16,14 @@ internal sealed class MomentumRule<T>(int parameterCount, double momentum, bool 
     private ElementwiseUpdate<Classical, T>? _classical;
     private ElementwiseUpdate<Nesterov, T>? _nesterov;
 
-    public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate, int maxThreads = 1)
+    public void Step(Span<T> parameters, ReadOnlySpan<T> gradient, double learningRate, int maxThreads = 1, int offset = 0)
     {
         T mu = T.CreateTruncating(momentum), lr = T.CreateTruncating(learningRate);
+        var velocity = _velocity.AsSpan(offset, parameters.Length);
         if (nesterov)
-            (_nesterov ??= new()).Run(new Nesterov(mu, lr), parameters, gradient, _velocity, default, maxThreads);
+            (_nesterov ??= new()).Run(new Nesterov(mu, lr), parameters, gradient, velocity, default, maxThreads);
         else
-            (_classical ??= new()).Run(new Classical(mu, lr), parameters, gradient, _velocity, default, maxThreads);
+            (_classical ??= new()).Run(new Classical(mu, lr), parameters, gradient, velocity, default, maxThreads);
     }
 
     public void Reset() => Array.Clear(_velocity);
