@@ -300,7 +300,7 @@ public static class NetworkTrainer
         /// Data-parallel with collectives that can split the sum: the first-order steps sum the gradient only into this
         /// rank's own chunk (<see cref="_owned"/>), update only that chunk, and gather the others' (ZeRO stage 1).
         /// </summary>
-        private readonly IShardedAllreduce? _sharded;
+        private IShardedAllreduce? _sharded;
         private readonly (int Start, int Length) _owned;
 
         /// <summary>Set by a sharded step's sum: whether any rank's chunk of the gradient was non-finite; read once by the step.</summary>
@@ -510,6 +510,8 @@ public static class NetworkTrainer
         private void RunFirstOrder()
         {
             var memory = _train.Memory;
+            // Every rank asks at the same point; the answer is the same everywhere.
+            if (_sharded is not null && !_sharded.PrepareSplit<T>(_net.ParameterCount)) _sharded = null;
             long m = _comm is null ? _train.Count : _globalRows;
             long wanted = _o.BatchSize ?? (_o.Optimizer == OptimizerKind.GradientDescent ? m : Defaults.CoreMiniBatchSize);
             int batchSize = (int)Math.Min(Math.Min(m, wanted), int.MaxValue);

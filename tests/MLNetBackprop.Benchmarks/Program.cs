@@ -19,7 +19,7 @@ using MLNetBackprop.Benchmarks.SideBySide;
 // `streaming [--rows 20000000] [--subset 2000000] [--features 50] [--dir d] [--budget-mib 1024] [--epochs 3] [--out f.md] [--subset-only] [--cold]`:
 //   issue #18's benchmark: a synthetic .idv on disk, the streamed path against the in-memory one (rows/s, MB/s, peak RSS).
 // `step-profile`: the parts of one W2 step timed apart (what does not shrink with the batch).
-// `distributed [--epochs 30] [--out f.md]`: issue #19's benchmark, 1 process × 1 thread against `mpiexec -n 2` × 1 thread
+// `distributed [--epochs 30] [--repeat 3] [--out f.md]`: issue #19's benchmark, 1 process × 1 thread against `mpiexec -n 2` × 1 thread
 //   (W2 with Adam, and full-batch L-BFGS), and the communication model projecting 8 and 64 machines (needs mpich).
 // `alloc-check`: bytes allocated per training step and per trainer epoch (W1, W2; dense and sparse rows).
 // Anything else goes to BenchmarkDotNet (e.g. `--filter *Gemm*`, `--filter *TrainingStep*`).

@@ -152,6 +152,20 @@ public class DistributedTrainingTests
         }
     }
 
+    [Fact]
+    public void CollectivesThatDeclineTheSplitGetTheWholeSum()
+    {
+        // Three ranks: the split and the whole sum cut the chunks differently (n values against n + 3), so their bits
+        // differ; a PrepareSplit of false must give exactly the whole sum's run.
+        var all = Rows(600);
+        var options = Options(OptimizerKind.Adam, shuffle: true);
+        var declined = ThreadAllreduce.Run(3, comm => NetworkTrainer.TrainDistributed(Network(), Shard(all, comm.Rank, 3), options.Clone(), comm), split: false);
+        var whole = ThreadAllreduce.Run(3, comm => NetworkTrainer.TrainDistributed(Network(), Shard(all, comm.Rank, 3), options.Clone(), new Unsharded(comm)));
+        var split = ThreadAllreduce.Run(3, comm => NetworkTrainer.TrainDistributed(Network(), Shard(all, comm.Rank, 3), options.Clone(), comm));
+        for (int r = 0; r < 3; r++) Assert.Equal(whole[r].Network.Parameters.ToArray(), declined[r].Network.Parameters.ToArray());
+        Assert.NotEqual(whole[0].Network.Parameters.ToArray(), split[0].Network.Parameters.ToArray()); // the two paths were both taken
+    }
+
     /// <summary>The same collectives without the split sum: the trainer then sums the whole gradient on every rank.</summary>
     private sealed class Unsharded(IGradientAllreduce inner) : IGradientAllreduce
     {

@@ -14,26 +14,30 @@ internal sealed class ThreadAllreduce : IShardedAllreduce
 {
     private readonly Group _group;
 
-    private ThreadAllreduce(Group group, int rank)
+    private readonly bool _split;
+
+    private ThreadAllreduce(Group group, int rank, bool split)
     {
         _group = group;
         Rank = rank;
+        _split = split;
     }
 
     public int Rank { get; }
 
     public int Size => _group.Parts.Length;
 
-    public static ThreadAllreduce[] Create(int size)
+    /// <param name="split">What <see cref="PrepareSplit{T}"/> answers: whether the trainer splits its sums.</param>
+    public static ThreadAllreduce[] Create(int size, bool split = true)
     {
         var g = new Group(size);
-        return Enumerable.Range(0, size).Select(r => new ThreadAllreduce(g, r)).ToArray();
+        return Enumerable.Range(0, size).Select(r => new ThreadAllreduce(g, r, split)).ToArray();
     }
 
     /// <summary>Runs <paramref name="body"/> once per rank, each on its own thread, and returns the results in rank order.</summary>
-    public static TResult[] Run<TResult>(int size, Func<IGradientAllreduce, TResult> body)
+    public static TResult[] Run<TResult>(int size, Func<IGradientAllreduce, TResult> body, bool split = true)
     {
-        var members = Create(size);
+        var members = Create(size, split);
         var tasks = members.Select(m => Task.Factory.StartNew(() => body(m), TaskCreationOptions.LongRunning)).ToArray();
         Task.WaitAll(tasks);
         return tasks.Select(t => t.Result).ToArray();
@@ -46,6 +50,8 @@ internal sealed class ThreadAllreduce : IShardedAllreduce
         RingOrder.Sum(_group.Parts.Select(p => (T[])p!).ToArray(), values);
         Wait(); // nobody posts the next call's part before everyone has read this one's
     }
+
+    public bool PrepareSplit<T>(int length) where T : unmanaged, IFloatingPointIeee754<T> => _split;
 
     public void ReduceScatter<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {

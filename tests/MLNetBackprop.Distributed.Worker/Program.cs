@@ -28,8 +28,8 @@ public static partial class Program
                 return LengthMismatch(Int(args[1]), Int(args[2]), args.Length == 4);
             case "train" when args.Length == 2:
                 return Train(args[1]);
-            case "train-threads" when args.Length == 3:
-                return TrainThreads(args[1], Int(args[2]));
+            case "train-threads" when args.Length == 3 || (args.Length == 4 && args[3] == "whole"):
+                return TrainThreads(args[1], Int(args[2]), split: args.Length == 3);
             case "sum-latency" when args.Length == 3:
                 return SumLatency(Int(args[1]), Int(args[2]));
             default:
@@ -43,7 +43,9 @@ public static partial class Program
                                                        values on every rank): the error must name the peer
                       sum-latency <n> <iterations>     median time of one Sum of n floats
                       train adam|lbfgs                 trains on this rank's shard over MPI; prints the weights' hash
-                      train-threads adam|lbfgs <N>     the same N ranks as threads of one process (N = 1: one process alone)
+                      train-threads adam|lbfgs <N> [whole]   the same N ranks as threads of one process (N = 1: one process
+                                                       alone); whole: the first-order steps sum the whole gradient, as
+                                                       over the ring, instead of splitting the sum as over shared memory
                     """);
                 return 64;
         }

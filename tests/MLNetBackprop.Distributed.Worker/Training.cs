@@ -25,9 +25,9 @@ public static partial class Program
         return 0;
     }
 
-    private static int TrainThreads(string optimizer, int ranks)
+    private static int TrainThreads(string optimizer, int ranks, bool split)
     {
-        var results = ThreadAllreduce.Run(ranks, comm => TrainRank(optimizer, comm));
+        var results = ThreadAllreduce.Run(ranks, comm => TrainRank(optimizer, comm), split);
         for (int r = 0; r < ranks; r++) Console.WriteLine(Line(r, results[r]));
         return 0;
     }
