@@ -159,8 +159,9 @@ public sealed unsafe class MpiAllreduce : IShardedAllreduce, IDisposable
 
     /// <summary>
     /// True when the sums go through memory that every rank has mapped, rather than round the ring in MPI messages. The
-    /// ranks decide it together at the first <see cref="Sum{T}"/>: it holds when all of them run on one machine with a
-    /// /dev/shm that each can map, and none has MLNETBACKPROP_MPI_SHARED_MEMORY set to 0. False before the first sum.
+    /// ranks decide it together at the first <see cref="Sum{T}"/>, <see cref="ReduceScatter{T}"/>,
+    /// <see cref="AllgatherChunks{T}"/> or <see cref="PrepareSplit{T}"/>: it holds when all of them run on one machine
+    /// with a /dev/shm that each can map, and none has MLNETBACKPROP_MPI_SHARED_MEMORY set to 0. False before that.
     /// Both paths add in <see cref="RingOrder"/>'s order and give the same bits.
     /// </summary>
     public bool UsesSharedMemory
