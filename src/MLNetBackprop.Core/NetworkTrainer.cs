@@ -574,6 +574,9 @@ public static class NetworkTrainer
                 bool Step(double j, double weightSum)
                 {
                     _evaluations++;
+                    // A split step's sum said whether any rank's chunk was non-finite; taken here whatever ends the step.
+                    bool? nonFiniteOnSomeRank = _nonFiniteOnSomeRank;
+                    _nonFiniteOnSomeRank = null;
                     if (!double.IsFinite(j)) { failure = $"the cost J became {j}"; return false; }
                     if (double.IsNaN(_referenceLoss)) _referenceLoss = j;
                     if (Exploded(j))
@@ -581,9 +584,7 @@ public static class NetworkTrainer
                         failure = $"the cost J exploded from {_referenceLoss:G4} to {j:G4}";
                         return false;
                     }
-                    bool nonFinite = _nonFiniteOnSomeRank ?? !AllFinite(gradient);
-                    _nonFiniteOnSomeRank = null;
-                    if (nonFinite) { failure = "the gradient became non-finite"; return false; }
+                    if (nonFiniteOnSomeRank ?? !AllFinite(gradient)) { failure = "the gradient became non-finite"; return false; }
                     if (_sharded is null) rule.Step(_net.Parameters, gradient, lr, _threads);
                     else
                     {
