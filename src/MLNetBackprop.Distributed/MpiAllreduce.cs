@@ -281,42 +281,31 @@ public sealed unsafe class MpiAllreduce : IShardedAllreduce, IDisposable
 
     /// <inheritdoc/>
     /// <exception cref="DistributedTrainingException">A peer sent nothing within <see cref="Timeout"/>, or MPI reported an error.</exception>
-    public void Sum<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        lock (_lock)
-        {
-            ThrowIfUnusable();
-            if (Size == 1) return;
-            if (Shared(SharedCall.Sum, values)) return;
-            int tag = NextTag(SumOperation);
-            RingReduceScatter(values, tag);
-            RingAllgather(values, tag);
-        }
-    }
+    public void Sum<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T> => Collective(SharedCall.Sum, values);
 
     /// <inheritdoc/>
     /// <exception cref="DistributedTrainingException">A peer sent nothing within <see cref="Timeout"/>, or MPI reported an error.</exception>
-    public void ReduceScatter<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        lock (_lock)
-        {
-            ThrowIfUnusable();
-            if (Size == 1) return;
-            if (Shared(SharedCall.ReduceScatter, values)) return;
-            RingReduceScatter(values, NextTag(ReduceScatterOperation));
-        }
-    }
+    public void ReduceScatter<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T> => Collective(SharedCall.ReduceScatter, values);
 
     /// <inheritdoc/>
     /// <exception cref="DistributedTrainingException">A peer sent nothing within <see cref="Timeout"/>, or MPI reported an error.</exception>
-    public void AllgatherChunks<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    public void AllgatherChunks<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T> => Collective(SharedCall.AllgatherChunks, values);
+
+    /// <summary>One of the three through shared memory when the ranks use it, else round the ring (a sum is both halves, under one tag).</summary>
+    private void Collective<T>(SharedCall call, Span<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         lock (_lock)
         {
             ThrowIfUnusable();
-            if (Size == 1) return;
-            if (Shared(SharedCall.AllgatherChunks, values)) return;
-            RingAllgather(values, NextTag(AllgatherChunksOperation));
+            if (Size == 1 || Shared(call, values)) return;
+            int tag = NextTag(call switch
+            {
+                SharedCall.Sum => SumOperation,
+                SharedCall.ReduceScatter => ReduceScatterOperation,
+                _ => AllgatherChunksOperation,
+            });
+            if (call != SharedCall.AllgatherChunks) RingReduceScatter(values, tag);
+            if (call != SharedCall.ReduceScatter) RingAllgather(values, tag);
         }
     }
 

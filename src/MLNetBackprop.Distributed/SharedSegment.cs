@@ -174,21 +174,11 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// they all have the same length and the same capacity); the caller sets up a larger segment and calls again.</returns>
     public bool Sum<T, TWait>(Span<T> values, ref TWait wait) where T : unmanaged, IFloatingPointIeee754<T> where TWait : struct, IPeerWait
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        long call = ++_call;
         int n = values.Length, size = _size, r = _rank;
-        long bytes = (long)n * sizeof(T);
-        bool fits = bytes <= Capacity;
-        *Line(r, BytesAt + 8 * (int)(call & 1)) = bytes;
         var (ownStart, ownLength) = RingOrder.Chunk(n, size, r);
-        if (fits)
-        {
-            // Every chunk but one's own: the others read those; one's own chunk is summed from the private copy.
-            var slot = new Span<T>(Slot(call, r), n);
-            values[..ownStart].CopyTo(slot);
-            values[(ownStart + ownLength)..].CopyTo(slot[(ownStart + ownLength)..]);
-        }
-        if (!Arrive(call, bytes, ref wait) || !fits) return false;
+        // Every chunk but one's own: the others read those; one's own chunk is summed from the private copy.
+        long call = Publish(values, ownStart, ownLength, theRangeOnly: false, ref wait);
+        if (call == 0) return false;
 
         // Chunk r: ((g_r + g_{r+1}) + g_{r+2}) + …, as RingOrder.Sum adds it, left in this rank's slot for the others.
         var acc = new Span<T>(Slot(call, r) + (long)ownStart * sizeof(T), ownLength);
@@ -219,20 +209,10 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// <returns>False, with nothing summed, when the values do not fit (as <see cref="Sum{T, TWait}"/>).</returns>
     public bool ReduceScatter<T, TWait>(Span<T> values, ref TWait wait) where T : unmanaged, IFloatingPointIeee754<T> where TWait : struct, IPeerWait
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        long call = ++_call;
         int n = values.Length, size = _size, r = _rank, c = RingOrder.OwnedChunk(r, size);
-        long bytes = (long)n * sizeof(T);
-        bool fits = bytes <= Capacity;
-        *Line(r, BytesAt + 8 * (int)(call & 1)) = bytes;
         var (start, length) = RingOrder.Chunk(n, size, c);
-        if (fits)
-        {
-            var slot = new Span<T>(Slot(call, r), n);
-            values[..start].CopyTo(slot);
-            values[(start + length)..].CopyTo(slot[(start + length)..]);
-        }
-        if (!Arrive(call, bytes, ref wait) || !fits) return false;
+        long call = Publish(values, start, length, theRangeOnly: false, ref wait);
+        if (call == 0) return false;
 
         // ((g_c + g_{c+1}) + …) + g_r, as RingOrder.Sum adds chunk c; the partial sums go in this rank's slot, whose
         // chunk c nobody reads (it is this rank's to finish).
@@ -257,15 +237,10 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// <returns>False, with nothing gathered, when the values do not fit (as <see cref="Sum{T, TWait}"/>).</returns>
     public bool AllgatherChunks<T, TWait>(Span<T> values, ref TWait wait) where T : unmanaged, IFloatingPointIeee754<T> where TWait : struct, IPeerWait
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        long call = ++_call;
         int n = values.Length, size = _size, r = _rank;
-        long bytes = (long)n * sizeof(T);
-        bool fits = bytes <= Capacity;
-        *Line(r, BytesAt + 8 * (int)(call & 1)) = bytes;
         var (ownStart, ownLength) = RingOrder.Owned(n, size, r);
-        if (fits) values.Slice(ownStart, ownLength).CopyTo(Chunk<T>(call, r, ownStart, ownLength));
-        if (!Arrive(call, bytes, ref wait) || !fits) return false;
+        long call = Publish(values, ownStart, ownLength, theRangeOnly: true, ref wait);
+        if (call == 0) return false;
         for (int k = 0; k < size; k++)
         {
             if (k == r) continue;
@@ -276,20 +251,42 @@ internal sealed unsafe class SharedSegment : IDisposable
     }
 
     /// <summary>
-    /// Moves this rank's Arrived counter to <paramref name="call"/>, waits for every other rank's, and compares the
-    /// lengths in the lines. Returns true; throws (through <paramref name="wait"/>) on a dead peer or another length.
+    /// Starts the next call: records its length in this rank's line, writes <paramref name="values"/> into this rank's
+    /// slot (all but [start, start + length), or with <paramref name="theRangeOnly"/> only that range), moves the Arrived
+    /// counter on, waits for every other rank's and compares the lengths. Throws (through <paramref name="wait"/>) on a
+    /// dead peer or another length.
     /// </summary>
-    private bool Arrive<TWait>(long call, long bytes, ref TWait wait) where TWait : struct, IPeerWait
+    /// <returns>The call's number, or 0 when the values do not fit in <see cref="Capacity"/> (then nothing was written,
+    /// on every rank alike: they all have the same length and the same capacity).</returns>
+    private long Publish<T, TWait>(Span<T> values, int start, int length, bool theRangeOnly, ref TWait wait)
+        where T : unmanaged where TWait : struct, IPeerWait
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long call = ++_call;
+        int n = values.Length;
+        long bytes = (long)n * sizeof(T);
+        bool fits = bytes <= Capacity;
+        int bytesAt = BytesAt + 8 * (int)(call & 1);
+        *Line(_rank, bytesAt) = bytes;
+        if (fits)
+        {
+            var slot = new Span<T>(Slot(call, _rank), n);
+            if (theRangeOnly) values.Slice(start, length).CopyTo(slot.Slice(start, length));
+            else
+            {
+                values[..start].CopyTo(slot);
+                values[(start + length)..].CopyTo(slot[(start + length)..]);
+            }
+        }
         Volatile.Write(ref *Line(_rank, ArrivedAt), call);
         for (int k = 0; k < _size; k++)
         {
             if (k == _rank) continue;
             wait.Until(Line(k, ArrivedAt), call, k);
-            long theirs = Volatile.Read(ref *Line(k, BytesAt + 8 * (int)(call & 1)));
+            long theirs = Volatile.Read(ref *Line(k, bytesAt));
             if (theirs != bytes) wait.Mismatch(bytes, theirs, k);
         }
-        return true;
+        return fits ? call : 0;
     }
 
     private Span<T> Chunk<T>(long call, int rank, int start, int length) where T : unmanaged =>
