@@ -125,10 +125,7 @@ internal static class DistributedHarness
     /// </summary>
     private static (double Pass64, double Pass128, double Update) PassSeconds()
     {
-        var data = Mnist.Load();
-        var all = TrainingData<float>.FromDense(data.TrainX, Mnist.Features, TrainingData<float>.OneHot(data.TrainLabels, Mnist.Classes), Mnist.Classes);
-        var net = new NeuralNetwork<float>([784, 256, 128, 10], [Activation.Relu, Activation.Relu, Activation.Softmax]);
-        net.Initialize(1);
+        var (all, net) = StepProfile.W2();
         var g = new float[net.ParameterCount];
         var reg = new Regularization(L2: 1e-4);
         var sizes = new[] { 64, 128 }.Select(b => (all.Subset(Enumerable.Range(0, b).ToArray()), new NetworkWorkspace<float>(net, b))).ToArray();
@@ -217,11 +214,8 @@ internal static class DistributedHarness
         bool alone = args.Contains("--alone"), copies = args.Contains("--copies");
         int rank = alone || copies ? int.Parse(Environment.GetEnvironmentVariable("PMI_RANK") ?? "0", CultureInfo.InvariantCulture) : timed.Rank;
         int size = copies ? 1 : alone ? int.Parse(Environment.GetEnvironmentVariable("PMI_SIZE") ?? "1", CultureInfo.InvariantCulture) : timed.Size;
-        var data = Mnist.Load();
-        var all = TrainingData<float>.FromDense(data.TrainX, Mnist.Features, TrainingData<float>.OneHot(data.TrainLabels, Mnist.Classes), Mnist.Classes);
+        var (all, net) = StepProfile.W2();
         var shard = size == 1 ? all : all.Subset(Enumerable.Range(0, all.Count).Where(i => i % size == rank).ToArray());
-        var net = new NeuralNetwork<float>([784, 256, 128, 10], [Activation.Relu, Activation.Relu, Activation.Softmax]);
-        net.Initialize(1);
         bool lbfgs = workload == "lbfgs";
         var times = new List<double>();
         var clock = Stopwatch.StartNew();
