@@ -257,22 +257,17 @@ public sealed unsafe class MpiAllreduce : IShardedAllreduce, IDisposable
         public void Until(long* counter, long call, int peer)
         {
             if (Volatile.Read(ref *counter) >= call) return;
-            long start = Stopwatch.GetTimestamp();
-            long deadline = start + owner._timeoutTicks;
-            long yieldAfter = start + Stopwatch.Frequency / 20_000, sleepAfter = start + Stopwatch.Frequency / 200;
+            var clock = new WaitClock(owner._timeoutTicks);
             while (Volatile.Read(ref *counter) < call)
             {
-                long now = Stopwatch.GetTimestamp();
-                if (now > deadline)
+                if (clock.Expired)
                 {
                     owner._broken = true;
                     throw new DistributedTrainingException(
                         $"Rank {owner.Rank} received nothing from rank {peer} for {Seconds(owner.Timeout)} during {SumName}: rank {peer} died, hangs or is far slower; every rank stops.",
                         owner.Rank, peer);
                 }
-                if (now > sleepAfter) Thread.Sleep(1);
-                else if (now > yieldAfter) Thread.Yield();
-                else Thread.SpinWait(8);
+                clock.Pause();
             }
         }
 
@@ -548,9 +543,7 @@ public sealed unsafe class MpiAllreduce : IShardedAllreduce, IDisposable
     /// </summary>
     private void Wait(int* sendRequest, int next, int* recvRequest, int previous, int expectedBytes, string operation)
     {
-        long start = Stopwatch.GetTimestamp();
-        long deadline = start + _timeoutTicks;
-        long yieldAfter = start + Stopwatch.Frequency / 20_000, sleepAfter = start + Stopwatch.Frequency / 200;
+        var clock = new WaitClock(_timeoutTicks);
         while (true)
         {
             int flag = 0;
@@ -575,8 +568,7 @@ public sealed unsafe class MpiAllreduce : IShardedAllreduce, IDisposable
             }
             if (*recvRequest == MPI_REQUEST_NULL && *sendRequest == MPI_REQUEST_NULL) return;
 
-            long now = Stopwatch.GetTimestamp();
-            if (now > deadline)
+            if (clock.Expired)
             {
                 if (*recvRequest != MPI_REQUEST_NULL)
                     Throw($"Rank {Rank} received nothing from rank {previous} for {Seconds(Timeout)} during {operation}: rank {previous} died, hangs or is far slower; every rank stops.",
@@ -584,10 +576,30 @@ public sealed unsafe class MpiAllreduce : IShardedAllreduce, IDisposable
                 Throw($"Rank {Rank} could not send to rank {next} for {Seconds(Timeout)} during {operation}: rank {next} died, hangs or is far slower; every rank stops.",
                     next, sendRequest, recvRequest);
             }
-            // Spin first (a peer in step answers within microseconds), then yield, then sleep: a rank that waits for
-            // a slower one must not take a core from it when ranks outnumber cores.
-            if (now > sleepAfter) Thread.Sleep(1);
-            else if (now > yieldAfter) Thread.Yield();
+            clock.Pause();
+        }
+    }
+
+    /// <summary>
+    /// The deadline and the back-off of every wait for a peer, over MPI or shared memory: spin first (a peer in step
+    /// answers within microseconds), then yield after 50 µs, then sleep after 5 ms, so that a rank waiting for a slower
+    /// one does not take a core from it when ranks outnumber cores.
+    /// </summary>
+    private struct WaitClock(long timeoutTicks)
+    {
+        private readonly long _start = Stopwatch.GetTimestamp();
+        private long _now;
+
+        /// <summary>Reads the clock: true once the timeout has passed since the wait began.</summary>
+        public bool Expired => (_now = Stopwatch.GetTimestamp()) > _start + timeoutTicks;
+
+        /// <summary>Gives the core up as long as the wait has lasted calls for (by the last <see cref="Expired"/>).</summary>
+        public readonly void Pause()
+        {
+            long waited = _now - _start;
+            if (waited > Stopwatch.Frequency / 200) Thread.Sleep(1);
+            else if (waited > Stopwatch.Frequency / 20_000) Thread.Yield();
+            else Thread.SpinWait(8);
         }
     }
 
